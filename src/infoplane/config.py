@@ -1,0 +1,268 @@
+"""Load, fill defaults, validate and hash study configurations.
+
+This is the one module that knows the config's shape. The schema lives in
+``workflow/schemas/config.schema.yaml`` (the only copy; the workflow validates with it too).
+Everything else receives the validated dict with every default filled in.
+
+Errors are :class:`ConfigError` (a ``ValueError``) with a single line that names the file, the
+key path and what is allowed, e.g.::
+
+    config/x.yaml: model.activation: 'tanhh' is not allowed; choose one of tanh, relu, ...
+    config/x.yaml: training: unknown key 'epoch' (did you mean "epochs"?)
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+#: Sections whose content determines the trained networks and their activation stores.
+TRAINING_SECTIONS: tuple[str, ...] = ("dataset", "model", "training", "record")
+#: Sections that additionally determine the MI estimates.
+ESTIMATION_SECTIONS: tuple[str, ...] = TRAINING_SECTIONS + ("compression", "estimators", "analysis")
+
+_NETWORK_SECTIONS = ("seeds", "dataset", "model", "training", "estimators")
+
+
+class ConfigError(ValueError):
+    """A config that does not follow the schema; the message is one line naming the key."""
+
+
+def schema_path() -> Path:
+    """Path of ``config.schema.yaml`` (repository checkout or installed package data)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "workflow" / "schemas" / "config.schema.yaml"
+        if candidate.is_file():
+            return candidate
+    packaged = resources.files("infoplane").joinpath("config.schema.yaml")
+    if packaged.is_file():  # pragma: no cover - wheel installs
+        return Path(str(packaged))
+    raise FileNotFoundError("config.schema.yaml not found next to the package or in workflow/schemas/")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The JSON schema (as a dict)."""
+    with open(schema_path()) as fh:
+        return yaml.safe_load(fh)
+
+
+def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref:
+        name = ref.split("/")[-1]
+        return schema["$defs"][name]
+    return node
+
+
+def fill_defaults(cfg: dict[str, Any], node: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a copy of ``cfg`` with every schema default filled in (recursively).
+
+    Sections with ``default: {}`` in the schema are created when absent and then filled.
+    """
+    root = root or load_schema()
+    node = _resolve(node or root, root)
+    out = copy.deepcopy(cfg)
+    props = node.get("properties", {})
+    for key, sub in props.items():
+        sub = _resolve(sub, root)
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if sub.get("type") == "object" or "properties" in sub:
+            if key in out and isinstance(out[key], dict):
+                out[key] = fill_defaults(out[key], sub, root)
+    return out
+
+
+def _keypath(path) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _format_error(err: jsonschema.ValidationError, schema: dict[str, Any]) -> str:
+    where = _keypath(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = list(_resolve(err.schema, schema).get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        key = extra[0] if extra else "?"
+        hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
+        sugg = f' (did you mean "{hint[0]}"?)' if hint else ""
+        return f"{where}: unknown key {key!r}{sugg}; allowed keys: {', '.join(allowed)}"
+    if err.validator == "enum":
+        choices = ", ".join(str(c) for c in err.validator_value)
+        hint = difflib.get_close_matches(str(err.instance), [str(c) for c in err.validator_value], n=1, cutoff=0.5)
+        sugg = f' (did you mean "{hint[0]}"?)' if hint else ""
+        return f"{where}: {err.instance!r} is not allowed{sugg}; choose one of {choices}"
+    if err.validator == "required":
+        return f"{where}: {err.message}"
+    if err.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[err.validator]
+        return f"{where}: {err.instance!r} is out of range; must be {op} {err.validator_value}"
+    if err.validator == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        return f"{where}: {err.instance!r} has the wrong type; expected {want}"
+    return f"{where}: {err.message}"
+
+
+def _check_estimators(entries: list[dict[str, Any]], where: str) -> None:
+    from infoplane.estimators import get_estimator
+
+    labels = []
+    for i, entry in enumerate(entries):
+        params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+        try:
+            get_estimator(entry["name"], **params)
+        except ValueError as exc:
+            raise ConfigError(f"{where}[{i}]: {exc}") from None
+        labels.append(entry.get("label", entry["name"]))
+    dup = {lab for lab in labels if labels.count(lab) > 1}
+    if dup:
+        raise ConfigError(f"{where}: two estimators share the label {sorted(dup)[0]!r}; give each a distinct `label`")
+
+
+def _check_semantics(cfg: dict[str, Any]) -> None:
+    present = [s for s in _NETWORK_SECTIONS if s in cfg]
+    if present and len(present) != len(_NETWORK_SECTIONS):
+        missing = [s for s in _NETWORK_SECTIONS if s not in cfg]
+        raise ConfigError(
+            f"(top level): a network study needs {', '.join(_NETWORK_SECTIONS)}; missing: {', '.join(missing)}"
+        )
+    if not present and "validation" not in cfg and "synthetic" not in cfg:
+        raise ConfigError("(top level): nothing to run; give a network study (model, training, ...), `validation` or `synthetic`")
+    if "estimators" in cfg:
+        _check_estimators(cfg["estimators"], "estimators")
+    if "validation" in cfg:
+        _check_estimators(cfg["validation"]["estimators"], "validation.estimators")
+    if "synthetic" in cfg:
+        _check_estimators(cfg["synthetic"]["estimators"], "synthetic.estimators")
+    if "dataset" in cfg and cfg["dataset"]["name"] == "mnist" and not cfg["dataset"].get("root"):
+        raise ConfigError("dataset.root: required for mnist; a directory with the MNIST IDX files (see config/README.md)")
+    smoothing = cfg.get("figures", {}).get("smoothing", {})
+    if smoothing and smoothing.get("polyorder", 0) >= smoothing.get("window", 3):
+        raise ConfigError(
+            f"figures.smoothing.polyorder: {smoothing['polyorder']} must be smaller than window ({smoothing['window']})"
+        )
+
+
+def validate_config(cfg: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate ``cfg`` against the schema and return it with all defaults filled in.
+
+    Parameters
+    ----------
+    cfg : mapping
+        The raw config (as parsed from YAML).
+    source : str
+        Name of the file, used as the prefix of error messages.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``source``, the key path and what is allowed.
+    """
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of keys to values, got {type(cfg).__name__}")
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(cfg)), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_format_error(errors[0], schema)}{more}")
+    filled = fill_defaults(dict(cfg))
+    try:
+        _check_semantics(filled)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return filled
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file, validate it and fill defaults (see :func:`validate_config`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return validate_config(raw or {}, source=str(path))
+
+
+def config_hash(cfg: Mapping[str, Any], sections: tuple[str, ...] = TRAINING_SECTIONS) -> str:
+    """A short, stable hash (16 hex digits) of the given sections of a validated config.
+
+    By default only the sections that determine a trained network (dataset, model, training,
+    record) count, so adding a seed or an estimator does not invalidate trained stores.
+    """
+    subset = {key: cfg.get(key) for key in sections}
+    blob = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def estimator_label(entry: Mapping[str, Any]) -> str:
+    """The name under which an estimator entry appears in tables and figures."""
+    return str(entry.get("label", entry["name"]))
+
+
+def estimator_params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The estimator's own parameters of a config entry (without name and label)."""
+    return {k: v for k, v in entry.items() if k not in ("name", "label")}
+
+
+def _doc_rows(node: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str]:
+    rows = []
+    for key, sub in node.get("properties", {}).items():
+        sub_r = _resolve(sub, root)
+        path = f"{prefix}{key}"
+        allowed = ""
+        if "enum" in sub_r:
+            allowed = " \\| ".join(f"`{v}`" for v in sub_r["enum"])
+        elif "type" in sub_r:
+            t = sub_r["type"]
+            allowed = " or ".join(t) if isinstance(t, list) else t
+            bounds = [f"{op} {sub_r[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+                      if k in sub_r]
+            if bounds:
+                allowed += " (" + ", ".join(bounds) + ")"
+        default = f"`{json.dumps(sub_r['default'])}`" if "default" in sub_r and sub_r["default"] != {} else ""
+        desc = " ".join(str(sub.get("description") or sub_r.get("description", "")).split())
+        desc = desc.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+        rows.append(f"| `{path}` | {allowed} | {default} | {desc} |")
+        if "properties" in sub_r:
+            rows.extend(_doc_rows(sub_r, root, path + "."))
+    return rows
+
+
+def schema_markdown() -> str:
+    """The user documentation of every config key (config/README.md), generated from the schema."""
+    schema = load_schema()
+    lines = [
+        "# Config keys",
+        "",
+        "<!-- Generated from workflow/schemas/config.schema.yaml by `infoplane config-docs`; edit the schema. -->",
+        "",
+        " ".join(schema["description"].split()),
+        "",
+        "A study is one YAML file: `config/config.yaml` is the default study, `config/studies/` holds",
+        "the paper-style ones. Run one with `snakemake --cores N --configfile <file>`; check one with",
+        "`infoplane check-config <file>`. Unknown keys, wrong types and out-of-range values stop the",
+        "run before any job, with one line naming the key. Estimator entries take the estimator's own",
+        "parameters (`infoplane estimators` lists them with their defaults).",
+        "",
+        "| key | allowed | default | meaning |",
+        "|---|---|---|---|",
+        *_doc_rows(schema, schema, ""),
+        "",
+    ]
+    return "\n".join(lines)

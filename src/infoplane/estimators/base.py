@@ -1,0 +1,144 @@
+"""The estimator interface, the registry by name, and input validation shared by all estimators.
+
+Every estimator is a subclass of :class:`Estimator`. Its parameters are declared in the class
+attribute ``defaults`` and validated when it is constructed, so a config entry such as
+``{name: ksg, k: 5}`` fails before any work starts when a key or value is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+_REGISTRY: dict[str, type["Estimator"]] = {}
+
+
+def register(cls: type["Estimator"]) -> type["Estimator"]:
+    """Class decorator: add an estimator class to the registry under ``cls.name``."""
+    if not getattr(cls, "name", None):
+        raise TypeError(f"{cls.__qualname__} has no `name`")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Names of all registered estimators, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin() -> None:
+    # Importing the package registers the built-in estimators.
+    import infoplane.estimators  # noqa: F401
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """Return ' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def get_estimator(name: str, **params: Any) -> "Estimator":
+    """Construct the estimator registered as ``name`` with validated ``params``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered (the message lists the available names and the closest
+        one) or a parameter is unknown or invalid.
+    """
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}; "
+            f"available: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name](**params)
+
+
+class Estimator:
+    """Base class of all MI estimators.
+
+    Subclasses set ``name`` and ``defaults`` (parameter name -> default value), override
+    :meth:`_validate_params` to check values, and implement :meth:`_estimate` returning
+    ``(mi_bits, standard_error_bits)``.
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = [p for p in params if p not in self.defaults]
+        if unknown:
+            p = unknown[0]
+            raise ValueError(
+                f"estimator {self.name!r} has no parameter {p!r}{suggest(p, list(self.defaults))}; "
+                f"its parameters are: {', '.join(self.defaults) or '(none)'}"
+            )
+        self.params: dict[str, Any] = {**self.defaults, **params}
+        self._validate_params()
+
+    def _validate_params(self) -> None:
+        """Check ``self.params``; raise ValueError naming the parameter. Override."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    def estimate(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Mutual information I(X;Y) in bits between paired samples ``x`` (n, dx) and ``y`` (n, dy)."""
+        return self.estimate_with_error(x, y)[0]
+
+    def estimate_with_error(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """``(I(X;Y), standard error)``, both in bits; the error is NaN where not available."""
+        xa, ya = check_pair(x, y)
+        value, err = self._estimate(xa, ya)
+        return float(value), float(err)
+
+    def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        raise NotImplementedError
+
+
+def is_discrete(a: np.ndarray) -> bool:
+    """Integer and boolean arrays are discrete symbols; floats are continuous."""
+    return a.dtype.kind in "iub"
+
+
+def as_2d(a: Any, name: str) -> np.ndarray:
+    """Return ``a`` as a 2-D array (n, d); 1-D input becomes (n, 1). ValueError on other ndim."""
+    arr = np.asarray(a)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (n,) or 2-D (n, d); got an array of shape {arr.shape}")
+    if arr.dtype.kind not in "iubf":
+        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf)")
+    return arr
+
+
+def check_pair(x: Any, y: Any, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a pair of sample arrays and return them as 2-D arrays.
+
+    Raises ValueError on different sample counts, wrong ndim, non-finite values or fewer than
+    ``min_samples`` samples.
+    """
+    xa, ya = as_2d(x, "x"), as_2d(y, "y")
+    if xa.shape[0] != ya.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of samples; got x with {xa.shape[0]} and y with {ya.shape[0]}"
+        )
+    if xa.shape[0] < min_samples:
+        raise ValueError(f"need at least {min_samples} samples; got {xa.shape[0]}")
+    return xa, ya
+
+
+def standard_error(terms: np.ndarray) -> float:
+    """Standard error of the mean of per-sample terms (same unit as the terms)."""
+    n = len(terms)
+    return float(np.std(terms, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")

@@ -1,0 +1,118 @@
+# Validation of the config at load time, paths and input functions. No lambdas in rules.
+import sys
+
+from infoplane.config import (
+    ESTIMATION_SECTIONS,
+    ConfigError,
+    config_hash,
+    validate_config,
+)
+
+
+def _config_source():
+    files = list(getattr(workflow, "overwrite_configfiles", None) or [])
+    return str(files[-1]) if files else "config/config.yaml"
+
+
+try:
+    _validated = validate_config(config, source=_config_source())
+except ConfigError as _err:
+    sys.exit(f"infoplane: invalid config: {_err}")
+config.clear()
+config.update(_validated)
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+
+
+wildcard_constraints:
+    seed=r"\d+",
+
+
+def is_network_study():
+    return "model" in config
+
+
+def uses_x_compressor():
+    return is_network_study() and config["compression"]["x"]["method"] != "none"
+
+
+def uses_compression():
+    comp = config["compression"]
+    return is_network_study() and (
+        comp["x"]["method"] != "none" or comp["layers"]["method"] != "none"
+    )
+
+
+def resolved_config_path():
+    """The validated config with defaults, written once under a content hash.
+
+    Rules receive this path as a param (not an input), so editing one section of the config
+    reruns only the rules whose `hash` param covers that section.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    full = config_hash(config, tuple(sorted(config)))
+    path = Path(RESULTS) / ".config" / f"{full}.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    return str(path)
+
+
+CONFIG_FILE = resolved_config_path()
+TRAIN_HASH = config_hash(config) if is_network_study() else ""
+ESTIMATION_HASH = config_hash(config, ESTIMATION_SECTIONS) if is_network_study() else ""
+
+
+def get_estimation_store(wildcards):
+    if uses_compression():
+        return f"{RESULTS}/compressed/seed{wildcards.seed}.zarr"
+    return f"{RESULTS}/activations/seed{wildcards.seed}.zarr"
+
+
+def get_x_compressor(wildcards):
+    return [f"{RESULTS}/compressors/x.pt"] if uses_x_compressor() else []
+
+
+def get_x_compressor_arg(wildcards, input):
+    return f"--x-compressor {input.x_compressor}" if input.x_compressor else ""
+
+
+def get_first_store(wildcards):
+    return f"{RESULTS}/activations/seed{config['seeds'][0]}.zarr"
+
+
+def get_mi_tables(wildcards):
+    return expand(f"{RESULTS}/mi/seed{{seed}}.csv", seed=config["seeds"])
+
+
+def get_metric_tables(wildcards):
+    return expand(f"{RESULTS}/metrics/seed{{seed}}.csv", seed=config["seeds"])
+
+
+NETWORK_FIGURES = ["information_plane", "mi_vs_epoch", "training_curves", "dynamics"]
+
+
+def get_final_outputs():
+    outputs = []
+    if is_network_study():
+        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
+        outputs += expand(
+            f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=NETWORK_FIGURES, ext=["png", "pdf"]
+        )
+    if "validation" in config:
+        outputs += [
+            f"{RESULTS}/validation.csv",
+            f"{RESULTS}/validation_summary.csv",
+            f"{RESULTS}/figures/estimator_validation.png",
+        ]
+    if "synthetic" in config:
+        outputs += [
+            f"{RESULTS}/synthetic.csv",
+            f"{RESULTS}/synthetic_summary.csv",
+            f"{RESULTS}/figures/synthetic_images.png",
+        ]
+    return outputs

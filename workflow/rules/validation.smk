@@ -1,0 +1,95 @@
+# Studies on distributions with known MI: the estimator-validation grid and synthetic images.
+
+
+rule validation_grid:
+    output:
+        table=report(
+            f"{RESULTS}/validation.csv",
+            caption="../report/validation_table.rst",
+            category="Estimator validation",
+        ),
+        summary=f"{RESULTS}/validation_summary.csv",
+    params:
+        config=CONFIG_FILE,
+        hash=config_hash(config, ("validation",)),
+    log:
+        f"{RESULTS}/logs/validation_grid/grid.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation_grid/grid.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=240,
+    conda:
+        "../../environment.yml"
+    shell:
+        "infoplane validation --config {params.config} --workers {threads} "
+        "--out {output.table} --summary {output.summary} 2> {log}"
+
+
+rule validation_figure:
+    input:
+        f"{RESULTS}/validation.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/estimator_validation.png",
+            caption="../report/estimator_validation.rst",
+            category="Estimator validation",
+        ),
+        pdf=f"{RESULTS}/figures/estimator_validation.pdf",
+    params:
+        stem=f"{RESULTS}/figures/estimator_validation",
+    log:
+        f"{RESULTS}/logs/validation_figure/figure.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    shell:
+        "infoplane plot-table validation --table {input} --out-stem {params.stem} 2> {log}"
+
+
+rule synthetic_grid:
+    output:
+        table=report(
+            f"{RESULTS}/synthetic.csv",
+            caption="../report/synthetic_table.rst",
+            category="Synthetic images",
+        ),
+        summary=f"{RESULTS}/synthetic_summary.csv",
+    params:
+        config=CONFIG_FILE,
+        hash=config_hash(config, ("synthetic",)),
+    log:
+        f"{RESULTS}/logs/synthetic_grid/grid.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthetic_grid/grid.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=240,
+    conda:
+        "../../environment.yml"
+    shell:
+        "infoplane synthetic --config {params.config} --workers {threads} "
+        "--out {output.table} --summary {output.summary} 2> {log}"
+
+
+rule synthetic_figure:
+    input:
+        f"{RESULTS}/synthetic.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/synthetic_images.png",
+            caption="../report/synthetic_images.rst",
+            category="Synthetic images",
+        ),
+        pdf=f"{RESULTS}/figures/synthetic_images.pdf",
+    params:
+        stem=f"{RESULTS}/figures/synthetic_images",
+    log:
+        f"{RESULTS}/logs/synthetic_figure/figure.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    shell:
+        "infoplane plot-table synthetic --table {input} --out-stem {params.stem} 2> {log}"
