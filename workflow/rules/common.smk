@@ -74,7 +74,7 @@ def get_estimation_store(wildcards):
 
 
 def get_x_compressor(wildcards):
-    return [f"{RESULTS}/compressors/x.pt"] if uses_x_compressor() else []
+    return [f"{RESULTS}/compressors/x.npz"] if uses_x_compressor() else []
 
 
 def get_x_compressor_arg(wildcards, input):

@@ -5,7 +5,7 @@ rule fit_x_compressor:
     input:
         get_first_store,
     output:
-        f"{RESULTS}/compressors/x.pt",
+        f"{RESULTS}/compressors/x.npz",
     params:
         config=CONFIG_FILE,
         hash=ESTIMATION_HASH,

@@ -1,5 +1,10 @@
 """Mutual-information estimators: one interface, a registry by name, results in bits.
 
+Estimators (``available()``): ``binning``, ``adaptive_binning`` (plug-in histograms),
+``kde`` (Kolchinsky-Tracey pairwise-distance bounds), ``ksg`` (Kraskov et al. k-NN),
+``kl`` (Kozachenko-Leonenko entropies), and ``mine`` / ``infonce`` (neural, in
+:mod:`infoplane.estimators.neural`).
+
 >>> import numpy as np
 >>> from infoplane.estimators import mutual_information
 >>> rng = np.random.default_rng(0)
@@ -10,13 +15,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
 
+from infoplane.estimators import binning, kde, knn  # noqa: F401  (registers the estimators)
 from infoplane.estimators.base import Estimator, available, get_estimator, register
+from infoplane.estimators.knn import entropy_kl
 
-__all__ = ["Estimator", "available", "get_estimator", "mutual_information", "register"]
+if importlib.util.find_spec("infoplane.estimators.neural") is not None:
+    from infoplane.estimators import neural  # noqa: F401  (registers mine, infonce)
+
+__all__ = [
+    "Estimator",
+    "available",
+    "entropy_kl",
+    "get_estimator",
+    "mutual_information",
+    "register",
+]
 
 
 def mutual_information(x: np.ndarray, y: np.ndarray, method: str = "ksg", **params: Any) -> float:
@@ -31,5 +49,10 @@ def mutual_information(x: np.ndarray, y: np.ndarray, method: str = "ksg", **para
         A name from :func:`available`.
     **params
         The estimator's parameters (validated; an unknown name raises ValueError).
+
+    Returns
+    -------
+    float
+        The estimate in bits.
     """
     return get_estimator(method, **params).estimate(x, y)

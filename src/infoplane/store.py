@@ -1,0 +1,242 @@
+"""The activation store: one Zarr v3 group per (study, seed), written through xarray.
+
+Layout (see CONTRACT / docs):
+
+* ``act_<L>`` (epoch, sample, unit_<L>) float32 per recorded layer L, chunked (1, n_sample, n_unit)
+  so that one (layer, epoch) slice is one chunk; zstd with a checksum, so a damaged chunk is
+  detected rather than read as garbage;
+* coords ``epoch`` (recorded epochs, int64) and ``sample`` (0..n-1, int64);
+* sample variables ``label``, ``sample_id`` (index into the full dataset), ``is_train``,
+  ``inputs`` (sample, input_unit) float32 flattened inputs;
+* epoch variables ``train_loss``, ``train_acc``, ``eval_loss``, ``eval_acc`` float64;
+* attrs: study, seed, config_hash, dataset, layers, discrete_inputs, n_classes, versions,
+  status ("ok" | "diverged"), reason, and ``complete`` (True, written last).
+
+Writing happens in three steps: :func:`create_store` writes the sample variables and the
+metadata of the full (epoch x ...) arrays, :func:`write_epoch` fills one epoch with a region
+write (rewriting it on resume is harmless), :func:`finalize_store` sets status and then
+``complete``. Epochs never written read as NaN.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+EPOCH_VARS: tuple[str, ...] = ("train_loss", "train_acc", "eval_loss", "eval_acc")
+ACT_PREFIX = "act_"
+_ZSTD_LEVEL = 3
+
+__all__ = [
+    "EPOCH_VARS",
+    "check_store",
+    "create_store",
+    "finalize_store",
+    "layer_names",
+    "open_store",
+    "write_epoch",
+]
+
+
+def _compressors() -> list[Any]:
+    from zarr.codecs import ZstdCodec
+
+    return [ZstdCodec(level=_ZSTD_LEVEL, checksum=True)]
+
+
+def create_store(
+    path: str | Path,
+    *,
+    layers: Mapping[str, int],
+    epochs: np.ndarray,
+    sample_id: np.ndarray,
+    label: np.ndarray,
+    is_train: np.ndarray,
+    inputs: np.ndarray,
+    attrs: Mapping[str, Any],
+) -> None:
+    """Create (overwrite) a store with every variable; activations and metrics start as NaN.
+
+    Parameters
+    ----------
+    path : path of the Zarr directory.
+    layers : mapping layer name -> number of units, in network order.
+    epochs : int array (n_epoch,), the recorded epochs.
+    sample_id, label : int arrays (n_sample,).
+    is_train : bool array (n_sample,).
+    inputs : array (n_sample, ...) - flattened to (n_sample, n_input_units) float32.
+    attrs : provenance attributes; ``layers``, ``status``, ``reason`` are added here, ``complete``
+        only by :func:`finalize_store`.
+    """
+    import dask.array as da
+
+    epochs = np.asarray(epochs, dtype=np.int64)
+    n_epoch, n_sample = len(epochs), len(sample_id)
+    if n_epoch == 0 or n_sample == 0:
+        raise ValueError(f"store {path}: need at least one epoch and one sample (got {n_epoch} epochs, {n_sample} samples)")
+    for name, arr in (("label", label), ("is_train", is_train), ("inputs", inputs)):
+        if len(arr) != n_sample:
+            raise ValueError(f"store {path}: {name} has {len(arr)} rows, sample_id has {n_sample}")
+    data_vars: dict[str, Any] = {}
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, units in layers.items():
+        var = ACT_PREFIX + name
+        chunks = (1, n_sample, int(units))
+        data_vars[var] = (
+            ("epoch", "sample", f"unit_{name}"),
+            da.full((n_epoch, n_sample, int(units)), np.nan, dtype=np.float32, chunks=chunks),
+        )
+        encoding[var] = {"chunks": chunks, "compressors": _compressors()}
+    for var in EPOCH_VARS:
+        data_vars[var] = (("epoch",), da.full((n_epoch,), np.nan, dtype=np.float64, chunks=(1,)))
+        encoding[var] = {"chunks": (1,)}
+    flat = np.asarray(inputs, dtype=np.float32).reshape(n_sample, -1)
+    data_vars["label"] = (("sample",), np.asarray(label, dtype=np.int64))
+    data_vars["sample_id"] = (("sample",), np.asarray(sample_id, dtype=np.int64))
+    data_vars["is_train"] = (("sample",), np.asarray(is_train, dtype=bool))
+    data_vars["inputs"] = (("sample", "input_unit"), flat)
+    encoding["inputs"] = {"chunks": flat.shape, "compressors": _compressors()}
+    all_attrs = dict(attrs)
+    all_attrs.pop("complete", None)
+    all_attrs["layers"] = list(layers)
+    all_attrs.setdefault("status", "running")
+    all_attrs.setdefault("reason", "")
+    ds = xr.Dataset(
+        data_vars,
+        coords={"epoch": epochs, "sample": np.arange(n_sample, dtype=np.int64)},
+        attrs=_jsonable(all_attrs),
+    )
+    ds.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding, compute=False)
+
+
+def write_epoch(
+    path: str | Path,
+    index: int,
+    activations: Mapping[str, np.ndarray],
+    metrics: Mapping[str, float],
+) -> None:
+    """Write the activations and metrics of the ``index``-th recorded epoch (a region write).
+
+    Parameters
+    ----------
+    activations : layer name -> array (n_sample, n_units)
+    metrics : the four :data:`EPOCH_VARS` (missing ones stay NaN)
+    """
+    data_vars: dict[str, Any] = {}
+    for name, arr in activations.items():
+        data_vars[ACT_PREFIX + name] = (("epoch", "sample", f"unit_{name}"), np.asarray(arr, dtype=np.float32)[None])
+    for var in EPOCH_VARS:
+        if var in metrics:
+            data_vars[var] = (("epoch",), np.array([metrics[var]], dtype=np.float64))
+    xr.Dataset(data_vars).to_zarr(path, region={"epoch": slice(index, index + 1)}, consolidated=False)
+
+
+def finalize_store(path: str | Path, status: str = "ok", reason: str = "", **extra: Any) -> None:
+    """Record the final status (and any extra attrs), then ``complete=True`` as the very last write."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+")
+    group.attrs.update(_jsonable({"status": status, "reason": reason, **extra}))
+    group.attrs.update({"complete": True})
+
+
+def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    def conv(v: Any) -> Any:
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, (list, tuple)):
+            return [conv(u) for u in v]
+        if isinstance(v, Path):
+            return str(v)
+        return v
+
+    out = {k: conv(v) for k, v in attrs.items()}
+    json.dumps(out)  # fail here, not half-way through a write
+    return out
+
+
+def _is_store(path: Path) -> bool:
+    return path.is_dir() and (path / "zarr.json").is_file()
+
+
+def _verify_chunks(path: Path) -> None:
+    """Read every stored chunk once; a damaged one raises ValueError naming its file."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    for name, arr in group.arrays():
+        shape, chunks = arr.shape, arr.chunks
+        grid = [range(math.ceil(s / c)) if s else range(0) for s, c in zip(shape, chunks)]
+        for idx in itertools.product(*grid):
+            chunk_file = path / name / "c" / "/".join(str(i) for i in idx) if idx else path / name / "c"
+            if not chunk_file.exists():
+                continue  # never written: reads as the fill value
+            sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, chunks, shape))
+            try:
+                arr[sel]
+            except Exception as exc:  # zarr/numcodecs raise many kinds
+                raise ValueError(
+                    f"store {path}: chunk file {chunk_file} is corrupt ({type(exc).__name__}: {exc}); "
+                    f"delete the store and rerun the training"
+                ) from None
+
+
+def open_store(path: str | Path, verify: bool = True) -> xr.Dataset:
+    """Open a complete activation store lazily (dask-backed).
+
+    Parameters
+    ----------
+    path : path of the store.
+    verify : bool
+        Read every chunk once (checksummed) so a damaged file fails here with its name rather
+        than deep inside an analysis. About a second per few hundred MB.
+
+    Raises
+    ------
+    ValueError
+        Naming the path: not a Zarr store, incomplete (training did not finish), or a chunk is corrupt.
+    """
+    path = Path(path)
+    if not _is_store(path):
+        raise ValueError(f"{path} is not a Zarr activation store (no zarr.json)")
+    try:
+        ds = xr.open_zarr(path, consolidated=False, zarr_format=3)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable Zarr activation store ({type(exc).__name__}: {exc})") from None
+    if ds.attrs.get("complete") is not True:
+        raise ValueError(
+            f"store {path} is incomplete (no complete attribute): its training run did not finish; "
+            f"rerun the training (it resumes from its checkpoint) or delete the store"
+        )
+    if "layers" not in ds.attrs or any(ACT_PREFIX + name not in ds for name in ds.attrs["layers"]):
+        raise ValueError(f"store {path} lacks the layers attribute or an act_<layer> variable it names")
+    if verify:
+        _verify_chunks(path)
+    return ds
+
+
+def layer_names(ds: xr.Dataset) -> list[str]:
+    """Recorded layers of an opened store, in network order."""
+    return list(ds.attrs["layers"])
+
+
+def check_store(path: str | Path, config_hash: str | None = None) -> None:
+    """Raise ValueError if the store is not complete or was made by another config.
+
+    Parameters
+    ----------
+    config_hash : str, optional
+        Expected ``config_hash`` attribute; None skips this check.
+    """
+    path = Path(path)
+    ds = open_store(path, verify=False)
+    found = ds.attrs.get("config_hash")
+    if config_hash is not None and found != config_hash:
+        raise ValueError(f"store {path} was made by config {found}, expected {config_hash}; delete it or rerun")
