@@ -1,4 +1,5 @@
 # Validation of the config at load time, paths and input functions. No lambdas in rules.
+import os
 import sys
 
 from infoplane.config import (
@@ -101,7 +102,9 @@ def get_final_outputs():
     if is_network_study():
         outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
         outputs += expand(
-            f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=NETWORK_FIGURES, ext=["png", "pdf"]
+            f"{RESULTS}/figures/{{fig}}.{{ext}}",
+            fig=NETWORK_FIGURES,
+            ext=["png", "pdf"],
         )
     if "validation" in config:
         outputs += [
@@ -116,3 +119,11 @@ def get_final_outputs():
             f"{RESULTS}/figures/synthetic_images.png",
         ]
     return outputs
+
+
+def get_figure_dir(wildcards, output):
+    return os.path.dirname(output.plane)
+
+
+def get_figure_stem(wildcards, output):
+    return os.path.splitext(output.png)[0]

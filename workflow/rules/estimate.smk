@@ -6,19 +6,19 @@ rule fit_x_compressor:
         get_first_store,
     output:
         f"{RESULTS}/compressors/x.npz",
-    params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
     log:
         f"{RESULTS}/logs/fit_x_compressor/x.log",
     benchmark:
         f"{RESULTS}/benchmarks/fit_x_compressor/x.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        hash=ESTIMATION_HASH,
     shell:
         "infoplane fit-compressor --config {params.config} --store {input} --out {output} 2> {log}"
 
@@ -29,20 +29,20 @@ rule compress:
         x_compressor=get_x_compressor,
     output:
         directory(f"{RESULTS}/compressed/seed{{seed}}.zarr"),
-    params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
-        x_compressor=get_x_compressor_arg,
     log:
         f"{RESULTS}/logs/compress/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/compress/seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        hash=ESTIMATION_HASH,
+        x_compressor=get_x_compressor_arg,
     shell:
         "infoplane compress --config {params.config} --store {input.store} "
         "{params.x_compressor} --out {output} 2> {log}"
@@ -53,19 +53,19 @@ rule estimate:
         get_estimation_store,
     output:
         f"{RESULTS}/mi/seed{{seed}}.csv",
-    params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
     log:
         f"{RESULTS}/logs/estimate/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/estimate/seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=240,
-    conda:
-        "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        hash=ESTIMATION_HASH,
     shell:
         "infoplane estimate --config {params.config} --store {input} --seed {wildcards.seed} "
         "--workers {threads} --out {output} 2> {log}"
@@ -83,13 +83,13 @@ rule collect:
         ),
         nc=f"{RESULTS}/mi.nc",
         metrics=f"{RESULTS}/metrics.csv",
-    params:
-        config=CONFIG_FILE,
     log:
         f"{RESULTS}/logs/collect/collect.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
     shell:
         "infoplane collect --config {params.config} --mi {input.mi} --metrics {input.metrics} "
         "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"

@@ -28,14 +28,14 @@ rule figures:
             category="Training",
         ),
         pdfs=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=NETWORK_FIGURES),
-    params:
-        config=CONFIG_FILE,
-        outdir=f"{RESULTS}/figures",
     log:
         f"{RESULTS}/logs/figures/figures.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        outdir=get_figure_dir,
     shell:
         "infoplane figures --config {params.config} --mi {input.mi} --metrics {input.metrics} "
         "--outdir {params.outdir} 2> {log}"

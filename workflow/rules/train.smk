@@ -5,6 +5,16 @@ rule train:
     output:
         store=directory(f"{RESULTS}/activations/seed{{seed}}.zarr"),
         metrics=f"{RESULTS}/metrics/seed{{seed}}.csv",
+    log:
+        f"{RESULTS}/logs/train/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
     params:
         config=CONFIG_FILE,
         # Changing any training-relevant key changes this hash and reruns training.
@@ -12,16 +22,6 @@ rule train:
         # Checkpoints and the partial store live here, outside the outputs, so an interrupted
         # job resumes from its last checkpoint after `--rerun-incomplete`.
         workdir=f"{RESULTS}/work/seed{{seed}}",
-    log:
-        f"{RESULTS}/logs/train/seed{{seed}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/seed{{seed}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=240,
-    conda:
-        "../../environment.yml"
     shell:
         "infoplane train --config {params.config} --seed {wildcards.seed} "
         "--store {output.store} --metrics {output.metrics} --workdir {params.workdir} "

@@ -9,19 +9,19 @@ rule validation_grid:
             category="Estimator validation",
         ),
         summary=f"{RESULTS}/validation_summary.csv",
-    params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("validation",)),
     log:
         f"{RESULTS}/logs/validation_grid/grid.log",
     benchmark:
         f"{RESULTS}/benchmarks/validation_grid/grid.tsv"
+    conda:
+        "../../environment.yml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=240,
-    conda:
-        "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        hash=config_hash(config, ("validation",)),
     shell:
         "infoplane validation --config {params.config} --workers {threads} "
         "--out {output.table} --summary {output.summary} 2> {log}"
@@ -37,13 +37,13 @@ rule validation_figure:
             category="Estimator validation",
         ),
         pdf=f"{RESULTS}/figures/estimator_validation.pdf",
-    params:
-        stem=f"{RESULTS}/figures/estimator_validation",
     log:
         f"{RESULTS}/logs/validation_figure/figure.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        stem=get_figure_stem,
     shell:
         "infoplane plot-table validation --table {input} --out-stem {params.stem} 2> {log}"
 
@@ -56,19 +56,19 @@ rule synthetic_grid:
             category="Synthetic images",
         ),
         summary=f"{RESULTS}/synthetic_summary.csv",
-    params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("synthetic",)),
     log:
         f"{RESULTS}/logs/synthetic_grid/grid.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthetic_grid/grid.tsv"
+    conda:
+        "../../environment.yml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=240,
-    conda:
-        "../../environment.yml"
+    params:
+        config=CONFIG_FILE,
+        hash=config_hash(config, ("synthetic",)),
     shell:
         "infoplane synthetic --config {params.config} --workers {threads} "
         "--out {output.table} --summary {output.summary} 2> {log}"
@@ -84,12 +84,12 @@ rule synthetic_figure:
             category="Synthetic images",
         ),
         pdf=f"{RESULTS}/figures/synthetic_images.pdf",
-    params:
-        stem=f"{RESULTS}/figures/synthetic_images",
     log:
         f"{RESULTS}/logs/synthetic_figure/figure.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        stem=get_figure_stem,
     shell:
         "infoplane plot-table synthetic --table {input} --out-stem {params.stem} 2> {log}"
