@@ -38,7 +38,7 @@ def jobs_planned(dry_run_output: str) -> dict[str, int]:
                 parts = row.split()
                 if len(parts) != 2 or not parts[1].isdigit():
                     break
-                if parts[0] != "total":
+                if parts[0] not in ("total", "all"):
                     counts[parts[0]] = int(parts[1])
             break
     return counts
