@@ -240,10 +240,6 @@ def test_store_from_another_config_is_refused(trained):
         check_store(trained["store"], trained["other_hash"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cmd_estimate/estimate_store only check that the store is complete, not that its config_hash "
-    "matches the config's training hash; the MI table's provenance then names the wrong config "
-    "(see docs/reliability.md)"))
 def test_cli_estimate_refuses_store_from_another_config(tmp_path, trained):
     proc = cli("estimate", "--config", str(trained["other_path"]), "--store", str(trained["store"]), "--seed", "0",
                "--out", str(tmp_path / "mi.csv"), "--quiet")
@@ -275,10 +271,6 @@ def test_store_with_damaged_metadata_names_the_store(tmp_path, trained):
         open_store(store)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a chunk file missing from a complete store reads as NaN (the fill value), so open_store "
-    "accepts it and the estimate marks the layer 'diverged' instead of naming the missing file "
-    "(see docs/reliability.md)"))
 def test_complete_store_with_missing_chunk_is_refused(tmp_path, trained):
     from infoplane.store import open_store
 

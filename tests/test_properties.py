@@ -227,10 +227,6 @@ def test_config_round_trip(tmp_path, raw):
 # ------------------------------------------------------------- regressions found by hypothesis
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "binning.digitize: bins / (hi - lo) overflows to inf for a subnormal span (range='auto') and "
-    "(a - lo) overflows for a span beyond 1.8e308, the NaN index is cast to int64 and indexing "
-    "fails with IndexError (see docs/reliability.md)"))
 @pytest.mark.parametrize("column", [[1.11253693e-308] + [0.0] * 11, [-1e308, 1e308, 0.0] * 4],
                          ids=["subnormal-span", "overflowing-span"])
 def test_binning_auto_range_on_extreme_finite_values(column):

@@ -208,9 +208,11 @@ def estimate_store(store: str | Path, cfg: dict[str, Any], seed: int, workers: i
     scheduler : str, optional
         Address of a running Dask scheduler (cluster use); overrides ``workers``.
     """
-    from infoplane.store import open_store
+    from infoplane.config import config_hash
+    from infoplane.store import check_store, open_store
 
     open_store(store)  # raises ValueError naming the store when incomplete or corrupt
+    check_store(store, config_hash(cfg))  # ... or when it was made by another config
     tasks = make_tasks(store, cfg, seed)
     if workers <= 1 and not scheduler:
         return run_tasks(tasks, None, progress)

@@ -299,7 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``infoplane`` command; returns the exit status."""
+    import logging
+
     args = build_parser().parse_args(argv)
+    # Job logs (stderr) get the package's progress messages, e.g. "resuming from the checkpoint".
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    for noisy in ("distributed", "numba", "matplotlib", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as exc:

@@ -166,8 +166,12 @@ def _is_store(path: Path) -> bool:
     return path.is_dir() and (path / "zarr.json").is_file()
 
 
-def _verify_chunks(path: Path) -> None:
-    """Read every stored chunk once; a damaged one raises ValueError naming its file."""
+def _verify_chunks(path: Path, require_activations: bool = False) -> None:
+    """Read every stored chunk once; a damaged one raises ValueError naming its file.
+
+    With ``require_activations`` (a complete store of a run that did not diverge) a missing
+    ``act_*`` chunk is an error too: every recorded epoch was written, so a missing file was lost.
+    """
     import zarr
 
     group = zarr.open_group(str(path), mode="r")
@@ -177,6 +181,11 @@ def _verify_chunks(path: Path) -> None:
         for idx in itertools.product(*grid):
             chunk_file = path / name / "c" / "/".join(str(i) for i in idx) if idx else path / name / "c"
             if not chunk_file.exists():
+                if require_activations and name.startswith(ACT_PREFIX):
+                    raise ValueError(
+                        f"store {path}: chunk file {chunk_file} is missing from a complete store; "
+                        f"delete the store and rerun the training"
+                    )
                 continue  # never written: reads as the fill value
             sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, chunks, shape))
             try:
@@ -218,7 +227,7 @@ def open_store(path: str | Path, verify: bool = True) -> xr.Dataset:
     if "layers" not in ds.attrs or any(ACT_PREFIX + name not in ds for name in ds.attrs["layers"]):
         raise ValueError(f"store {path} lacks the layers attribute or an act_<layer> variable it names")
     if verify:
-        _verify_chunks(path)
+        _verify_chunks(path, require_activations=ds.attrs.get("status", "ok") == "ok")
     return ds
 
 

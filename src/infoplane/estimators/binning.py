@@ -128,15 +128,23 @@ def digitize(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.n
     """
     lo, hi = value_range
     a = np.asarray(a, dtype=np.float64)
-    edges = np.linspace(lo, hi, bins + 1)
+    with np.errstate(over="ignore"):
+        finite_width = np.isfinite(hi - lo)
+    # A range wider than the float64 maximum (e.g. +-1e308): build the edges at half scale.
+    edges = np.linspace(lo, hi, bins + 1) if finite_width else 2 * np.linspace(lo / 2, hi / 2, bins + 1)
     edges[0], edges[-1] = -np.inf, np.inf  # padded: bin i is [edges[i], edges[i+1])
     # Direct arithmetic (O(1) per value instead of a binary search), then an exact fix-up so the
     # result equals np.digitize(a, linspace(lo, hi, bins + 1)[1:-1]) bit for bit.
-    idx = np.floor((a - lo) * (bins / (hi - lo)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        idx = np.floor((a - lo) / (hi - lo) * bins)
+    overflow = ~np.isfinite(idx)  # extreme but finite values (e.g. a range of +-1e308)
+    idx[overflow] = 0
     np.clip(idx, 0, bins - 1, out=idx)
     idx = idx.astype(np.int64)
     idx -= a < edges[idx]
     idx += a >= edges[idx + 1]
+    if overflow.any():
+        idx[overflow] = np.digitize(a[overflow], edges[1:-1])
     return idx
 
 
