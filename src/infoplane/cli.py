@@ -108,7 +108,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from infoplane import plots
-    from infoplane.config import load_config
+    from infoplane.config import estimator_label, load_config
 
     cfg = load_config(args.config)
     mi = pd.read_csv(args.mi, dtype={"layer": str}, keep_default_na=True)
@@ -122,7 +122,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     plots.information_plane(mi, out / "information_plane", title=title, smoothing=smooth)
     plots.mi_vs_epoch(mi, out / "mi_vs_epoch", title=title, smoothing=smooth)
     plots.training_curves(metrics, out / "training_curves", title=title)
-    plots.dynamics_panel(mi, metrics, out / "dynamics", title=title, smoothing=smooth)
+    # The dynamics panel shows one estimator: the first one of the config.
+    primary = estimator_label(cfg["estimators"][0])
+    plots.dynamics_panel(mi, metrics, out / "dynamics", estimator=primary, title=title, smoothing=smooth)
     return 0
 
 

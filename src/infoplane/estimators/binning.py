@@ -92,7 +92,8 @@ def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
 def entropy_of_symbols(codes: np.ndarray, m: int | None = None) -> float:
     """Plug-in Shannon entropy (nats) of integer symbols in ``0..m-1``."""
     counts = np.bincount(codes, minlength=m or 0)
-    counts = counts[counts > 0].astype(np.float64)
+    # Sorted, so the sum does not depend on how symbols were numbered (exact symmetry of MI).
+    counts = np.sort(counts[counts > 0]).astype(np.float64)
     n = counts.sum()
     p = counts / n
     return float(-(p * np.log(p)).sum())
