@@ -476,9 +476,9 @@ def save_figure(fig: Figure, out: OutSpec) -> list[Path]:
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
             if p.suffix.lower() == ".pdf":
-                fig.savefig(p, format="pdf", metadata={"CreationDate": None})
+                fig.savefig(p, format="pdf", metadata={"CreationDate": None}, bbox_inches="tight", pad_inches=0.05)
             else:
-                fig.savefig(p, format="png", dpi=DPI)
+                fig.savefig(p, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.05)
     finally:
         plt.close(fig)
     return paths
@@ -643,7 +643,7 @@ def information_plane_figure(
         fig.legend(
             handles=handles,
             loc="outside lower center",
-            ncol=len(handles) + 1,
+            ncol=min(len(handles) + 1, 4),
             title=f"layer (error bars: {_error_kind(n_seeds)})",
             frameon=False,
         )
@@ -803,7 +803,7 @@ def mi_vs_epoch_figure(
             handles,
             labels,
             loc="outside lower center",
-            ncol=len(labels),
+            ncol=min(len(labels), 4),
             frameon=False,
             title=f"layer (bands: {_error_kind(n_seeds)})",
         )
@@ -888,7 +888,7 @@ def training_curves_figure(
             handles,
             [f"{lab} split" for lab in labels],
             loc="outside lower center",
-            ncol=len(labels),
+            ncol=min(len(labels), 4),
             frameon=False,
             title="bands: ±1 s.d. over seeds" if n_seeds >= 2 else None,
         )
@@ -974,7 +974,7 @@ def dynamics_panel_figure(
             h_layers + h_split,
             l_layers + [f"{lab} split" for lab in l_split],
             loc="outside lower center",
-            ncol=len(l_layers) + len(l_split),
+            ncol=min(len(l_layers) + len(l_split), 4),
             frameon=False,
             title=f"MI: mean per layer; loss and accuracy: train/eval "
             f"(bands: {_error_kind(n_seeds)})",
