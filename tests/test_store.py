@@ -38,7 +38,11 @@ def make_store(path: Path, written=(0, 2), finalize: bool = True, chash: str = "
         acts[i] = {name: rng.standard_normal((N, u)).astype(np.float32) for name, u in LAYERS.items()}
         write_epoch(path, i, acts[i], {"train_loss": 0.5 + i, "train_acc": 0.9, "eval_loss": 0.7, "eval_acc": 0.8})
     if finalize:
-        finalize_store(path)
+        # A finished run writes every recorded epoch; one that stopped early is "diverged".
+        if len(written) == len(EPOCHS):
+            finalize_store(path)
+        else:
+            finalize_store(path, status="diverged", reason="non-finite loss (test store)")
     return acts
 
 
@@ -47,7 +51,7 @@ def test_layout_chunks_and_attrs(tmp_path):
     acts = make_store(path)
     ds = open_store(path)
     assert layer_names(ds) == ["1", "2", "softmax"]
-    assert ds.attrs["complete"] is True and ds.attrs["status"] == "ok" and ds.attrs["seed"] == 3
+    assert ds.attrs["complete"] is True and ds.attrs["status"] == "diverged" and ds.attrs["seed"] == 3
     assert ds["act_1"].dims == ("epoch", "sample", "unit_1")
     assert ds["act_softmax"].shape == (4, N, 2) and ds["act_softmax"].dtype == np.float32
     for name, units in LAYERS.items():
@@ -103,6 +107,16 @@ def test_corrupt_chunk_names_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"act_1/c/2/0/0.*corrupt"):
         open_store(path)
     open_store(path, verify=False)  # lazy open still works when asked not to verify
+
+
+def test_missing_chunk_of_a_finished_store_names_the_file(tmp_path):
+    path = tmp_path / "s.zarr"
+    make_store(path, written=tuple(range(len(EPOCHS))))
+    assert open_store(path).attrs["status"] == "ok"
+    chunk = path / "act_2" / "c" / "1" / "0" / "0"
+    chunk.unlink()
+    with pytest.raises(ValueError, match=r"act_2/c/1/0/0 is missing from a complete store"):
+        open_store(path)
 
 
 def test_check_store_config_hash(tmp_path):
