@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import zlib
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,29 @@ class BlockTask:
 
 
 def _open(path: str):
+    """Open a store, reusing the handle within a process while its metadata is unchanged.
+
+    Opening a Zarr store costs tens of milliseconds, more than estimating one block; each Dask
+    worker therefore keeps its handle (keyed on the path and the mtime of ``zarr.json``, so a
+    rewritten store is reopened).
+    """
+    from pathlib import Path
+
+    meta = Path(path) / "zarr.json"
+    stamp = meta.stat().st_mtime_ns if meta.exists() else 0
+    return _open_cached(str(path), stamp)
+
+
+@lru_cache(maxsize=8)
+def _open_cached(path: str, stamp: int):
+    import warnings
+
     import xarray as xr
 
-    return xr.open_zarr(path, consolidated=False)
+    with warnings.catch_warnings():
+        # Snakemake leaves a .snakemake_timestamp file inside directory outputs.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return xr.open_zarr(path, consolidated=False)
 
 
 def resolve_x_mode(mode: str, discrete_inputs: bool) -> str:

@@ -198,6 +198,16 @@ def _verify_chunks(path: Path, require_activations: bool = False) -> None:
 
 
 def open_store(path: str | Path, verify: bool = True) -> xr.Dataset:
+    """Open a complete activation store lazily (dask-backed); see :func:`_open_store`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # Snakemake leaves a .snakemake_timestamp file inside directory outputs.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return _open_store(path, verify)
+
+
+def _open_store(path: str | Path, verify: bool = True) -> xr.Dataset:
     """Open a complete activation store lazily (dask-backed).
 
     Parameters
