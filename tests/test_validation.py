@@ -39,6 +39,19 @@ def test_tasks_expand_the_grid():
     assert [t["label"] for t in tasks[:2]] == ["ksg(k=3)", "kl-default"]
 
 
+def test_entry_restricted_to_distributions():
+    spec = {**TINY, "estimators": [{"name": "ksg"}, {"name": "kde", "noise_variance": 0.1, "distributions": ["label_gaussian"]}]}
+    tasks = validation_tasks(spec)
+    kde = [t for t in tasks if t["estimator"]["name"] == "kde"]
+    assert len(kde) == 2 * 2 * 2  # label_gaussian only: dims x MIs x seeds
+    assert {t["distribution"] for t in kde} == {"label_gaussian"}
+    assert estimator_label(kde[0]["estimator"]) == "kde(noise_variance=0.1)"
+    row = run_validation_task(kde[0])
+    assert np.isfinite(row["estimate"])
+    with pytest.raises(ValueError, match=r"estimators\[1\]\.distributions"):
+        validation_tasks({**spec, "estimators": [{"name": "ksg"}, {"name": "kde", "distributions": ["uniform_margins"]}]})
+
+
 def test_estimator_label():
     assert estimator_label({"name": "ksg"}) == "ksg"
     assert estimator_label({"name": "binning", "range": "auto", "bins": 30}) == "binning(bins=30, range='auto')"

@@ -115,12 +115,12 @@ def _format_error(err: jsonschema.ValidationError, schema: dict[str, Any]) -> st
     return f"{where}: {err.message}"
 
 
-def _check_estimators(entries: list[dict[str, Any]], where: str) -> None:
+def _check_estimators(entries: list[dict[str, Any]], where: str, extra_keys: tuple[str, ...] = ()) -> None:
     from infoplane.estimators import get_estimator
 
     labels = []
     for i, entry in enumerate(entries):
-        params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+        params = {k: v for k, v in estimator_params(entry).items() if k not in extra_keys}
         try:
             get_estimator(entry["name"], **params)
         except ValueError as exc:
@@ -143,7 +143,7 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
     if "estimators" in cfg:
         _check_estimators(cfg["estimators"], "estimators")
     if "validation" in cfg:
-        _check_estimators(cfg["validation"]["estimators"], "validation.estimators")
+        _check_estimators(cfg["validation"]["estimators"], "validation.estimators", ("distributions",))
     if "synthetic" in cfg:
         _check_estimators(cfg["synthetic"]["estimators"], "synthetic.estimators")
     if "dataset" in cfg and cfg["dataset"]["name"] == "mnist" and not cfg["dataset"].get("root"):

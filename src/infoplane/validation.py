@@ -11,6 +11,7 @@ The study config's ``validation`` section is a grid::
       estimators:                                             # infoplane.estimators entries
         - {name: ksg, k: 5}
         - {name: kl, k: 5, label: kl-5}                       # optional `label` names the row
+        - {name: kde, noise_variance: 0.1, distributions: [label_gaussian]}  # only these rows
 
 Every combination is one task (:func:`validation_tasks`): draw ``n`` samples from the
 distribution with ``seed`` (the same draw for every estimator), run the estimator, record the
@@ -60,6 +61,13 @@ SPEC_KEYS: tuple[str, ...] = ("distributions", "dims", "true_mi_bits", "n", "see
 
 _SAMPLE_KEYS = ("distribution", "dim", "true_mi_bits", "n", "seed")
 
+#: Keys of an estimator entry that are not estimator parameters.
+ENTRY_KEYS: tuple[str, ...] = ("name", "label", "distributions")
+
+
+def _entry_params(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+
 
 # ------------------------------------------------------------------------------ the grid
 
@@ -69,7 +77,7 @@ def estimator_label(entry: dict[str, Any]) -> str:
     with the parameters in sorted order."""
     if entry.get("label") is not None:
         return str(entry["label"])
-    params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+    params = _entry_params(entry)
     if not params:
         return str(entry["name"])
     return f"{entry['name']}(" + ", ".join(f"{k}={params[k]!r}" for k in sorted(params)) + ")"
@@ -150,11 +158,17 @@ def validation_tasks(spec: dict[str, Any]) -> list[dict[str, Any]]:
     for i, entry in enumerate(_as_list(spec, "estimators")):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ValueError(f"validation.estimators[{i}]: must be a mapping with a `name`; got {entry!r}")
-        params = {k: v for k, v in entry.items() if k not in ("name", "label")}
         try:
-            get_estimator(entry["name"], **params)
+            get_estimator(entry["name"], **_entry_params(entry))
         except ValueError as exc:
             raise ValueError(f"validation.estimators[{i}]: {exc}") from None
+        only = entry.get("distributions")
+        if only is not None:
+            if not isinstance(only, list) or not only or any(d not in dists for d in only):
+                raise ValueError(
+                    f"validation.estimators[{i}].distributions: must be a non-empty list of names from "
+                    f"validation.distributions ({', '.join(dists)}); got {only!r}"
+                )
         entries.append(dict(entry))
         labels.append(estimator_label(entry))
     dup = sorted({lab for lab in labels if labels.count(lab) > 1})
@@ -180,6 +194,7 @@ def validation_tasks(spec: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for dist, dim, mi, n, seed in itertools.product(dists, dims, mis, ns, seeds)
         for entry, label in zip(entries, labels)
+        if entry.get("distributions") is None or dist in entry["distributions"]
     ]
 
 
@@ -197,8 +212,7 @@ def _run_with_samples(task: dict[str, Any], sample: tuple[np.ndarray, np.ndarray
 
     x, y, true_mi = sample
     entry = task["estimator"]
-    params = {k: v for k, v in entry.items() if k not in ("name", "label")}
-    est = get_estimator(entry["name"], **params)
+    est = get_estimator(entry["name"], **_entry_params(entry))
     start = time.perf_counter()
     try:
         value, se = est.estimate_with_error(x, y)
