@@ -88,6 +88,7 @@ CONFIG_CASES = [
     (_set("training", lr=0), r"training\.lr: 0 is out of range; must be > 0"),
     (_set("training", batch_size=0), r"training\.batch_size: 0 is out of range; must be >= 1"),
     (_set("dataset", size=5), r"dataset\.size: 5 is out of range; must be >= 20"),
+    (_set("dataset", split="train"), r"dataset\.split: 'train' applies to mnist only; tishby_12bit has one split"),
     (_set(None, study="my study/1"), r"study: 'my study/1' does not match"),
     (_set("analysis", x="idz"), r"analysis\.x: 'idz' is not allowed \(did you mean \"ids\"\?\)"),
     # estimator parameters that do not exist or are invalid

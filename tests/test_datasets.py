@@ -201,9 +201,24 @@ def test_load_dataset_mnist_via_root(tmp_path):
     assert ds.x.shape == (5, 1, 28, 28) and ds.n_classes == 10
 
 
+def test_load_dataset_mnist_split_selects_the_files(tmp_path):
+    """dataset.split picks t10k-* or train-*; both can sit side by side under one root."""
+    test_images, _ = _write_mnist(tmp_path, n=5, split="test")
+    train_images = np.flip(_write_mnist(tmp_path, n=7, split="train")[0], axis=0)
+    (tmp_path / "train-images-idx3-ubyte.gz").unlink()
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as fh:
+        fh.write(_idx_bytes(2051, np.ascontiguousarray(train_images)))
+    test = load_dataset("mnist", root=tmp_path, split="test")
+    train = load_dataset("mnist", root=tmp_path, split="train")
+    assert test.n == 5 and train.n == 7
+    assert np.array_equal(train.x[:, 0], train_images / np.float32(255.0))
+    assert np.array_equal(test.x[:, 0], test_images / np.float32(255.0))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
+        ({"name": "digits", "split": "train"}, "only mnist has file splits"),
         ({"name": "mnst"}, "unknown dataset 'mnst'"),
         ({"name": "mnist"}, "needs root"),
         ({"name": "tishby_12bit", "size": 5000}, "size=5000"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from infoplane.estimators import available, entropy_kl, get_estimator, mutual_information
-from infoplane.estimators.binning import digitize, symbols
+from infoplane.estimators.binning import binned_codes, digitize, symbols
 from infoplane.estimators.knn import ksg_counts
 
 
@@ -107,6 +107,26 @@ def test_digitize_matches_numpy_and_edge_convention():
     assert np.array_equal(digitize(a, 30, (-1, 1)), np.digitize(a, edges[1:-1]))
     # values outside the range go to the end bins; a value on an interior edge opens the next bin
     assert digitize(np.array([-5.0, 5.0, 0.0]), 2, (-1, 1)).tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bins,lo,hi", [(30, -1.0, 1.0), (7, -0.3, 2.9), (30, 0.0, 1e-3)])
+def test_digitize_exact_at_edges_in_float32_and_float64(dtype, bins, lo, hi):
+    """The arithmetic fast path equals np.digitize (float64 edges) for values on, just above and
+    just below every edge, in the array's own dtype (activations are stored as float32)."""
+    rng = np.random.default_rng(2)
+    edges = np.linspace(lo, hi, bins + 1)
+    e = edges.astype(dtype)
+    a = np.concatenate([rng.uniform(lo - 1, hi + 1, 3000).astype(dtype), e,
+                        np.nextafter(e, dtype(np.inf)), np.nextafter(e, dtype(-np.inf)), dtype([0.0, -0.0])])
+    assert a.dtype == dtype
+    ref = np.digitize(a, edges[1:-1])
+    assert np.array_equal(digitize(a, bins, (lo, hi)), ref)
+    m = len(a) // 3 * 3
+    codes, top = binned_codes(a[:m].reshape(-1, 3), bins, (lo, hi))  # rows of 3 units
+    ref_rows = ref[:m].reshape(-1, 3)
+    assert codes.max() < top
+    assert np.array_equal(codes, (ref_rows[:, 0] * bins + ref_rows[:, 1]) * bins + ref_rows[:, 2])
 
 
 @pytest.mark.parametrize("width,bins", [(3, 4), (12, 30), (30, 30)])  # (30, 30): 30**30 > int64

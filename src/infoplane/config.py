@@ -146,6 +146,11 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
         _check_estimators(cfg["validation"]["estimators"], "validation.estimators", ("distributions",))
     if "synthetic" in cfg:
         _check_estimators(cfg["synthetic"]["estimators"], "synthetic.estimators")
+    if "dataset" in cfg and cfg["dataset"]["name"] != "mnist" and cfg["dataset"].get("split", "test") != "test":
+        raise ConfigError(
+            f"dataset.split: {cfg['dataset']['split']!r} applies to mnist only; "
+            f"{cfg['dataset']['name']} has one split (remove the key)"
+        )
     if "dataset" in cfg and cfg["dataset"]["name"] == "mnist" and not cfg["dataset"].get("root"):
         raise ConfigError("dataset.root: required for mnist; a directory with the MNIST IDX files (see config/README.md)")
     smoothing = cfg.get("figures", {}).get("smoothing", {})

@@ -295,7 +295,7 @@ def train_run(
     ckpt_every = int(tcfg.get("checkpoint_every", 100))
     fail_at = int(os.environ.get(FAIL_AT_EPOCH_ENV, "-1") or -1)
 
-    data = load_dataset(dcfg["name"], dcfg.get("root"), dcfg.get("size"))
+    data = load_dataset(dcfg["name"], dcfg.get("root"), dcfg.get("size"), dcfg.get("split", "test"))
     idx_train_np, idx_eval_np = train_eval_split(data.n, float(dcfg["train_fraction"]), int(dcfg["split_seed"]))
     if samples == "eval" and len(idx_eval_np) == 0:
         raise ValueError("record.samples='eval' but the evaluation split is empty (dataset.train_fraction=1)")

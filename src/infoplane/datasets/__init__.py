@@ -65,15 +65,20 @@ class Dataset:
         return tuple(int(s) for s in self.x.shape[1:])
 
 
-def load_dataset(name: str, root: str | Path | None = None, size: int | None = None) -> Dataset:
+def load_dataset(
+    name: str, root: str | Path | None = None, size: int | None = None, split: str = "test"
+) -> Dataset:
     """Load a dataset by name.
 
     Parameters
     ----------
     name : {"tishby_12bit", "mnist", "digits"}
     root : path, optional
-        MNIST only: the directory with the IDX files (see :func:`load_mnist`). MNIST is its
-        10,000-image test split (the study splits it into train/eval itself).
+        MNIST only: the directory with the IDX files (see :func:`load_mnist`).
+    split : {"test", "train"}, default "test"
+        MNIST only: which file split to read (``test`` = the 10,000 t10k images, ``train`` =
+        the 60,000 training images); the study then splits it into train/eval itself. Other
+        datasets must leave it at ``"test"`` (they have one split).
     size : int, optional
         Keep only ``size`` samples: the first ``size`` indices of a permutation drawn with
         ``numpy.random.default_rng(0)``, kept in dataset order (so the same ``size`` always
@@ -84,6 +89,8 @@ def load_dataset(name: str, root: str | Path | None = None, size: int | None = N
     ValueError
         Unknown name, missing root for MNIST, or a size outside 1..n.
     """
+    if name != "mnist" and split != "test":
+        raise ValueError(f"split={split!r} for dataset {name!r}: only mnist has file splits (leave split at 'test')")
     if name == "tishby_12bit":
         x, y = tishby_12bit()
         n_classes, discrete = 2, True
@@ -93,7 +100,7 @@ def load_dataset(name: str, root: str | Path | None = None, size: int | None = N
     elif name == "mnist":
         if root is None:
             raise ValueError("dataset 'mnist' needs root: the directory holding the MNIST IDX files")
-        x, y = load_mnist(root, split="test")
+        x, y = load_mnist(root, split=split)
         n_classes, discrete = 10, False
     else:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

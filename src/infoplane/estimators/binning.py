@@ -1,14 +1,17 @@
 """Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
 
-Each row of a discretised array is one symbol. Rows are encoded as one integer code per sample
-(mixed radix in ``int64`` when the number of possible rows fits, otherwise :func:`numpy.unique`
-over a contiguous byte view of the rows), and symbol frequencies are counted with
-:func:`numpy.unique` / :func:`numpy.bincount` -- there is no Python loop over samples.
-Integer arrays (labels, sample ids) are used as symbols directly, never binned.
+Each row of a discretised array is one symbol. A float layer is binned one column at a time (a
+few small vectorised operations per column, no temporaries of the whole layer) and its bin
+indices are folded into one ``int64`` code per row (mixed radix ``bins``; the codes are
+re-numbered densely whenever the next column would overflow). Entropies count the codes by
+sorting them and measuring runs -- there is no Python loop over samples, and no
+``np.unique(axis=0)`` over rows. Integer arrays (labels, sample ids) are used as symbols
+directly, never binned.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from infoplane.units import nats_to_bits
 __all__ = [
     "AdaptiveBinningEstimator",
     "BinningEstimator",
+    "binned_codes",
     "digitize",
     "discrete_mi",
     "entropy_of_symbols",
@@ -32,6 +36,128 @@ def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """Map arbitrary int64 codes to 0..m-1; return (compact codes, m)."""
     uniq, inv = np.unique(codes, return_inverse=True)
     return inv.reshape(-1).astype(np.int64, copy=False), len(uniq)
+
+
+def _edge_table(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.ndarray:
+    """Padded edges ``E[0..bins]`` (``E[0] = -inf``, ``E[bins] = +inf``, interior edges those of
+    ``np.linspace(lo, hi, bins + 1)``) in ``dtype``, such that for every value ``v`` of that
+    dtype ``v >= E[i]`` exactly when ``v >= edge_i`` in float64 (each interior edge is rounded
+    up to the nearest representable value)."""
+    with np.errstate(over="ignore"):
+        finite_width = np.isfinite(hi - lo)
+    # A range wider than the float64 maximum (e.g. +-1e308): build the edges at half scale.
+    e = np.linspace(lo, hi, bins + 1) if finite_width else 2 * np.linspace(lo / 2, hi / 2, bins + 1)
+    e[0], e[-1] = -np.inf, np.inf
+    if dtype == np.float64:
+        return e
+    with np.errstate(over="ignore"):
+        ed = e.astype(dtype)
+    low = ed.astype(np.float64) < e
+    ed[low] = np.nextafter(ed[low], np.array(np.inf, dtype=dtype))
+    return ed
+
+
+def _bin_column(col: np.ndarray, bins: int, lo: float, hi: float, edges: np.ndarray) -> np.ndarray:
+    """Bin indices (int64) of a 1-D float32/float64 column; see :func:`digitize`.
+
+    Call inside ``np.errstate(over="ignore", invalid="ignore")``: values far outside the range
+    may overflow the arithmetic guess, which is then clipped to an end bin (correctly).
+    """
+    width = hi - lo  # Python floats: inf when the range is wider than the float maximum
+    if not (math.isfinite(width) and width * 1e-300 > 0 and bins / width < 1e300):
+        # no usable arithmetic guess (an overflowing or subnormal width): binary search
+        return np.searchsorted(edges[1:-1], col, side="right").astype(np.int64)
+    t = col - lo
+    t *= bins / width
+    np.clip(t, 0, bins - 1, out=t)
+    idx = t.astype(np.int64)
+    # The arithmetic guess is at most one bin off near an edge: exact fix-up against the edges.
+    idx -= col < edges.take(idx)
+    idx += col >= edges.take(idx + 1)
+    return idx
+
+
+def _float_view(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``a`` itself when it is float32/float64 and the range fits that dtype, else float64."""
+    if a.dtype == np.float64:
+        return a
+    if a.dtype == np.float32:
+        with np.errstate(over="ignore"):
+            if np.isfinite(np.float32(hi) - np.float32(lo)):
+                return a
+    return a.astype(np.float64)
+
+
+def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> tuple[np.ndarray, int]:
+    """One int64 code per row of a float array binned as :func:`digitize` does.
+
+    Parameters
+    ----------
+    a : float array (n, d) or (n,)
+    bins : int
+    value_range : (lo, hi)
+
+    Returns
+    -------
+    codes : int64 array (n,)
+        Equal binned rows get equal codes (codes are not dense: use them for counting).
+    top : int
+        An upper bound: every code is in ``0..top-1``.
+    """
+    lo, hi = float(value_range[0]), float(value_range[1])
+    a = _float_view(np.asarray(a), lo, hi)
+    if a.ndim == 1:
+        a = a[:, None]
+    n, d = a.shape
+    edges = _edge_table(bins, lo, hi, a.dtype)
+    cols = np.ascontiguousarray(a.T)  # one contiguous vector per unit
+    code = np.zeros(n, np.int64)
+    top = 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(d):
+            if top * bins >= _INT64_LIMIT:
+                code, top = _compact(code)
+            code *= bins
+            code += _bin_column(cols[j], bins, lo, hi, edges)
+            top *= bins
+    return code, top
+
+
+def _run_counts(codes: np.ndarray) -> np.ndarray:
+    """Occurrences of each distinct value of ``codes`` (sorted ascending, so that sums over
+    them do not depend on how symbols are numbered)."""
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    s = np.sort(codes)
+    change = np.empty(len(s) + 1, bool)
+    change[0] = change[-1] = True
+    np.not_equal(s[1:], s[:-1], out=change[1:-1])
+    bounds = np.flatnonzero(change)
+    counts = bounds[1:] - bounds[:-1]
+    counts.sort()
+    return counts
+
+
+def _entropy_from_counts(counts: np.ndarray) -> float:
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
+    """Plug-in I(X;Y) in nats of integer codes ``cx`` in ``0..tx-1`` and ``cy`` in ``0..ty-1``
+    (codes need not be dense)."""
+    n = len(cx)
+    kx, ky = _run_counts(cx), _run_counts(cy)
+    hx, hy = _entropy_from_counts(kx), _entropy_from_counts(ky)
+    if len(kx) == n:  # every x distinct (e.g. sample ids): H(X,Y) = H(X)
+        return hy
+    if len(ky) == n:
+        return hx
+    if tx * ty >= _INT64_LIMIT:
+        cx, tx = _compact(cx)
+    if tx * ty >= _INT64_LIMIT:
+        cy, ty = _compact(cy)
+    return hx + hy - _entropy_from_counts(_run_counts(cx * ty + cy))
 
 
 def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
@@ -127,26 +253,15 @@ def digitize(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.n
     bins are closed on the left (``edge[i-1] <= v < edge[i]``), and values outside
     ``value_range`` fall into the first or last bin.
     """
-    lo, hi = value_range
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        finite_width = np.isfinite(hi - lo)
-    # A range wider than the float64 maximum (e.g. +-1e308): build the edges at half scale.
-    edges = np.linspace(lo, hi, bins + 1) if finite_width else 2 * np.linspace(lo / 2, hi / 2, bins + 1)
-    edges[0], edges[-1] = -np.inf, np.inf  # padded: bin i is [edges[i], edges[i+1])
-    # Direct arithmetic (O(1) per value instead of a binary search), then an exact fix-up so the
-    # result equals np.digitize(a, linspace(lo, hi, bins + 1)[1:-1]) bit for bit.
+    lo, hi = float(value_range[0]), float(value_range[1])
+    a = _float_view(np.asarray(a), lo, hi)
+    if a.size == 0:
+        return np.zeros(a.shape, np.int64)
+    if np.isnan(a).any():
+        raise ValueError("digitize: the array contains NaN, which has no bin")
+    edges = _edge_table(bins, lo, hi, a.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        idx = np.floor((a - lo) / (hi - lo) * bins)
-    overflow = ~np.isfinite(idx)  # extreme but finite values (e.g. a range of +-1e308)
-    idx[overflow] = 0
-    np.clip(idx, 0, bins - 1, out=idx)
-    idx = idx.astype(np.int64)
-    idx -= a < edges[idx]
-    idx += a >= edges[idx + 1]
-    if overflow.any():
-        idx[overflow] = np.digitize(a[overflow], edges[1:-1])
-    return idx
+        return _bin_column(a.reshape(-1), bins, lo, hi, edges).reshape(a.shape)
 
 
 def _check_bins(est: Estimator) -> None:
@@ -207,10 +322,26 @@ class BinningEstimator(Estimator):
             r = (lo, hi)
         return digitize(a, self.params["bins"], r)
 
+    def _codes(self, a: np.ndarray) -> tuple[np.ndarray, int]:
+        if is_discrete(a):
+            return symbols(a)
+        r = self.params["range"]
+        if r == "auto":
+            lo, hi = float(a.min()), float(a.max())
+            if hi <= lo:
+                return np.zeros(a.shape[0], np.int64), 1
+            r = (lo, hi)
+        return binned_codes(a, self.params["bins"], r)
+
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        cx, mx = _symbols_of(x, self._bin)
-        cy, my = _symbols_of(y, self._bin)
-        mi = discrete_mi(cx, mx, cy, my)
+        n = x.shape[0]
+        cx, tx = self._codes(x)
+        if is_discrete(x) and tx == n:  # unique sample ids: I(X;T) = H(T), no joint counting
+            return nats_to_bits(_entropy_from_counts(_run_counts(self._codes(y)[0]))), float("nan")
+        cy, ty = self._codes(y)
+        if is_discrete(y) and ty == n:
+            return nats_to_bits(_entropy_from_counts(_run_counts(cx))), float("nan")
+        mi = _mi_from_codes(cx, tx, cy, ty)
         return nats_to_bits(max(mi, 0.0)), float("nan")
 
 
@@ -245,5 +376,5 @@ class AdaptiveBinningEstimator(Estimator):
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         cx, mx = _symbols_of(x, self._bin)
         cy, my = _symbols_of(y, self._bin)
-        mi = discrete_mi(cx, mx, cy, my)
+        mi = _mi_from_codes(cx, mx, cy, my)
         return nats_to_bits(max(mi, 0.0)), float("nan")
