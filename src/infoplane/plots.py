@@ -1098,6 +1098,31 @@ def _nats_axis(ax: plt.Axes) -> None:
     sec.set_ylabel("estimate [nats]")
 
 
+def _short(label: str) -> str:
+    return label.split("(")[0]
+
+
+def _clip_off_scale(ax: plt.Axes, s: pd.DataFrame, palette: dict[str, Any]) -> None:
+    """Limit the y axis to a window around the truth, so that one estimator that is far off (e.g.
+    binning at 12 bits in 25 dimensions) does not flatten the rest; name what is cut off, with
+    its largest or smallest mean, inside the panel."""
+    top_true = float(s["true_mi"].max())
+    hi = 1.75 * top_true + 0.5
+    lo = -0.75 * top_true - 0.5
+    data_lo = float((s["mean"] - s["spread"].fillna(0)).min())
+    data_hi = float((s["mean"] + s["spread"].fillna(0)).max())
+    ax.set_ylim(max(lo, min(data_lo, 0.0) - 0.2), min(hi, max(data_hi, top_true) + 0.2))
+    notes = []
+    for est, e in s.groupby("estimator"):
+        if (e["mean"] > hi).any():
+            notes.append((f"\u2191 {_short(est)}: up to {e['mean'].max():.1f}", palette.get(est, "0.3")))
+        elif (e["mean"] < lo).any():
+            notes.append((f"\u2193 {_short(est)}: down to {e['mean'].min():.1f}", palette.get(est, "0.3")))
+    for k, (text, colour) in enumerate(notes):
+        ax.text(0.02, 0.98 - 0.07 * k, text, transform=ax.transAxes, ha="left", va="top",
+                fontsize=6.5, color=colour)
+
+
 def estimator_validation_figure(
     table: TableLike, n: int | None = None, title: str | None = None
 ) -> Figure:
@@ -1141,6 +1166,7 @@ def estimator_validation_figure(
                         ms=3,
                         label=est,
                     )
+                _clip_off_scale(ax, s, palette)
                 ax.set_title(f"{dist}, dim {dim}")
                 ax.set_xlabel(f"true I(X;Y) {_BITS}")
                 ax.set_ylabel(f"estimate {_BITS}")
@@ -1168,7 +1194,10 @@ def estimator_validation(
 
     One colour per estimator (fixed per estimator name across figures); the line is the mean
     over seeds and the band ±1 standard deviation over seeds; the dashed identity line is a
-    perfect estimator.
+    perfect estimator. Each panel's y axis spans at most ``[-0.75 m - 0.5, 1.75 m + 0.5]`` bits
+    (m = the largest true MI); an estimator whose mean leaves that window is named in the panel
+    with its extreme value (arrow up or down), so a far-off estimator stays visible as a fact
+    without flattening the others.
 
     Parameters
     ----------
