@@ -177,7 +177,7 @@ SMALL = {
     "n": 1500,
     "seeds": [0],
     "compressions": ["none", "pca"],
-    "estimators": [{"name": "kl", "k": 5}],
+    "estimators": [{"name": "ksg", "k": 5}, {"name": "kl", "k": 5}],
 }
 
 
@@ -196,26 +196,28 @@ def test_small_run_compression_beats_raw_pixels(driver):
     df = driver.run_synthetic_images(SMALL, progress=False)
     assert list(df.columns) == si.COLUMNS
     assert set(df["compression"]) == {"latent", "none", "pca"}
-    assert len(df) == 2 * 3
+    assert len(df) == 2 * 3 * 2
     # true MI reported in bits
     np.testing.assert_allclose(sorted(set(df["true_mi"])), nats_to_bits(np.array([1.0, 3.0])))
-    err = (df["estimate"] - df["true_mi"]).abs().to_numpy()
-    method = df["compression"].to_numpy()
-    # the estimator on the latents themselves: within 0.5 nats at n = 1500 (boundary bias of
-    # k-NN on uniform margins)
-    assert np.all(err[method == "latent"] < nats_to_bits(0.5)), df
-    # 2 principal components of blob images are not an injective code of the blob position, so
-    # PCA loses information (measured: about -0.85 nats at 1 and 3 nats); stated tolerance 1.2 nats
-    assert np.all(err[method == "pca"] < nats_to_bits(1.2)), df
-    # raw pixels (256 dimensions per side): far worse than the compressed estimate
-    assert np.all(err[method == "none"] > 3 * err[method == "pca"] + nats_to_bits(1.0)), df
+    err = df.assign(err=(df["estimate"] - df["true_mi"]).abs()).set_index(["estimator", "compression", "true_mi"])["err"]
+    ksg, kl = err.loc["ksg"], err.loc["kl"]
+    # KSG on the latents themselves: within 0.5 nats at n = 1500 (measured -0.04 and -0.34 nats;
+    # k-NN bias on uniform margins grows with MI)
+    assert np.all(ksg.loc["latent"] < nats_to_bits(0.5)), df
+    # PCA to latent_dim + 1 = 3 components is an injective code of the blob position, so KSG on
+    # it matches KSG on the latents (measured: within 0.06 nats of it)
+    assert np.all(ksg.loc["pca"] < nats_to_bits(0.5)), df
+    assert np.all((ksg.loc["pca"] - ksg.loc["latent"]).abs() < nats_to_bits(0.2)), df
+    # KL on raw pixels (256 dimensions per side, a 2-d manifold): hopeless (measured hundreds
+    # of nats below zero), far worse than KSG after compression
+    assert np.all(kl.loc["none"] > nats_to_bits(5.0)), df
     # the run is the concatenation of its tasks
     rows = [r for t in driver.synthetic_tasks(SMALL) for r in driver.run_synthetic_task(t)]
     pd.testing.assert_frame_equal(df, pd.DataFrame(rows, columns=si.COLUMNS))
 
     summary = driver.summarize_synthetic(df)
     assert set(summary.columns) >= {"bias_bits", "bias_nats", "rel_error", "within_tolerance"}
-    row = summary[(summary["compression"] == "pca")].iloc[0]
+    row = summary[(summary["compression"] == "pca") & (summary["estimator"] == "ksg")].iloc[0]
     assert row["bias_nats"] == pytest.approx(bits_to_nats(row["mean"] - row["true_mi"]))
     assert row["rel_error"] == pytest.approx((row["mean"] - row["true_mi"]) / row["true_mi"])
 

@@ -16,9 +16,11 @@ image kind, true MI value and seed:
    I(images_x; images_y) = I(x_lat; y_lat);
 3. estimate the MI between the two image sets after each compression: ``none`` (raw pixels,
    size*size dimensions per side: the k-NN estimator is expected to fail), ``pca``
-   (``pca_dim`` principal components per side, default ``latent_dim``, fitted on that side's
-   images; note that 2 components of blob images are *not* an injective code of the blob
-   position, 3 are) and ``ae``
+   (``pca_dim`` principal components per side, fitted on that side's images; the default
+   ``latent_dim + 1`` because the images lie on a curved ``latent_dim``-dimensional manifold
+   that ``latent_dim`` linear components cannot embed without folding it -- measured at 5 nats,
+   n = 5000, KSG: 2 components of blob images give 3.83 nats, 3 components 4.42, the latents
+   themselves 4.50) and ``ae``
    (a :class:`~infoplane.compression.ConvAutoencoder` with a ``latent_dim``-dimensional code),
    plus ``latent``: the same estimator on the latent vectors themselves (the estimator's own
    error without any compression).
@@ -73,8 +75,8 @@ DEFAULT_SPEC: dict[str, Any] = {
     "n": 5000,
     "seeds": [0, 1, 2],
     "compressions": ["none", "pca", "ae"],
-    "estimators": [{"name": "kl", "k": 5}],
-    "ae": {"epochs": 100, "lr": 1e-3, "dim": None, "fit_on": "independent", "cache_dir": None},
+    "estimators": [{"name": "ksg", "k": 5}, {"name": "kl", "k": 5}],
+    "ae": {"epochs": 30, "lr": 1e-3, "dim": None, "fit_on": "independent", "cache_dir": None},
     "rectangle_min_pixels": 2.0,
     "pca_dim": None,
 }
@@ -240,7 +242,7 @@ def validate_synthetic_spec(spec: dict | None) -> dict:
 
     pd_ = out["pca_dim"]
     if pd_ is not None and (isinstance(pd_, bool) or not isinstance(pd_, (int, np.integer)) or pd_ < 1):
-        _fail("pca_dim", f"must be a positive integer or null (= latent_dim); got {pd_!r}")
+        _fail("pca_dim", f"must be a positive integer or null (= latent_dim + 1); got {pd_!r}")
     return out
 
 
@@ -345,7 +347,7 @@ def _compress(task: dict, method: str, imgs_x: np.ndarray, imgs_y: np.ndarray):
     if method == "none":
         return imgs_x.reshape(n, -1).astype(np.float64), imgs_y.reshape(n, -1).astype(np.float64)
     if method == "pca":
-        d = task.get("pca_dim") or task["latent_dim"]
+        d = task.get("pca_dim") or task["latent_dim"] + 1
         return PCACompressor(d).fit_transform(imgs_x), PCACompressor(d).fit_transform(imgs_y)
     if method == "ae":
         if task["ae"]["fit_on"] == "independent":
