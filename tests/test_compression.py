@@ -40,6 +40,17 @@ def test_pca_dims_and_matches_sklearn():
     assert PCACompressor(20).fit(x[:5]).transform(x).shape == (300, 5)
 
 
+def test_pca_truncated_svd_path_matches_full_svd():
+    """Wide activations (a conv layer) take the truncated (ARPACK) path: same codes as LAPACK."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(1)
+    x = np.maximum(rng.normal(size=(600, 30)) @ rng.normal(size=(30, 900)), 0)
+    z = PCACompressor(4).fit(x).transform(x)
+    ref = PCA(4, svd_solver="full").fit_transform(x)
+    np.testing.assert_allclose(np.abs(z), np.abs(ref), atol=1e-8 * np.abs(ref).max())
+
+
 def test_pca_save_load_round_trip(tmp_path):
     x = _blobs(200, 8, 0)
     c = PCACompressor(3).fit(x)
