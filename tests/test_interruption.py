@@ -280,11 +280,9 @@ def test_activations_and_metrics_identical_to_uninterrupted_run(reference, inter
     assert not (interrupted["work"] / rel / "work" / "seed0" / "checkpoint.pt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Snakemake leaves its lock in .snakemake/locks when SIGKILLed, so the README's 'run the same "
-    "command again' stops with 'Directory cannot be locked' until `snakemake --unlock`; see "
-    "docs/reliability.md"))
 def test_plain_rerun_after_sigkill_needs_no_unlock(interrupted):
+    """Snakemake cannot remove its lock when SIGKILLed; the workflow releases it on the next run
+    (infoplane.locks), so the README's plain rerun works without `snakemake --unlock`."""
     assert interrupted["locked"] == [], f"reruns blocked by a stale lock: {interrupted['locked']}"
 
 

@@ -25,6 +25,19 @@ config.update(_validated)
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 
+# A run that was SIGKILLed leaves Snakemake's directory lock behind; release it (only in the main
+# process, and only when no other Snakemake run works in this directory) so that the plain
+# rerun the README gives just works. See infoplane.locks.
+if workflow.is_main_process:
+    from infoplane.locks import release_stale_locks
+
+    if release_stale_locks("."):
+        print(
+            "infoplane: released Snakemake's lock left by a run that was killed "
+            "(no other snakemake process works in this directory)",
+            file=sys.stderr,
+        )
+
 
 wildcard_constraints:
     seed=r"\d+",
