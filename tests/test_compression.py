@@ -92,7 +92,12 @@ def test_conv_autoencoder_shapes(shape):
     c = ConvAutoencoder(dim=3, epochs=1).fit(x)
     z = c.transform(x)
     assert z.shape == (40, 3) and z.dtype == np.float64
-    assert np.all((z > 0) & (z < 1))  # sigmoid code
+    s = c.transform(x, space="sigmoid")
+    assert np.all((s > 0) & (s < 1))  # sigmoid code
+    # the default code is the logit of the sigmoid code (a bijection: same MI)
+    np.testing.assert_allclose(1 / (1 + np.exp(-z)), s, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="space"):
+        c.transform(x, space="tanh")
     assert c.reconstruct(x).shape == x.shape
 
 
@@ -115,6 +120,7 @@ def test_mlp_autoencoder_save_load_identical(tmp_path):
     back = load_compressor(tmp_path / "mlp.npz")
     assert isinstance(back, MLPAutoencoder) and back.hidden == (16,)
     np.testing.assert_array_equal(back.transform(x), c.transform(x))
+    np.testing.assert_allclose(1 / (1 + np.exp(-c.transform(x))), c.transform(x, space="sigmoid"), rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_same_latents_and_no_global_side_effects():
