@@ -175,6 +175,34 @@ def test_mean_over_seeds_no_warning_when_all_ok_and_se_used_for_one_seed():
     assert list(mean["layer"].unique()) == LAYERS  # in layer_index order
 
 
+def test_impossible_estimates_are_not_drawn_and_named(tmp_path):
+    """A mean below -0.5 bits (an estimator failure, e.g. KL on a saturated softmax) is masked in
+    the figure data with a warning naming estimator, quantity, layer and count; the table keeps it."""
+    mi = make_mi(seeds=(1,))
+    layer = LAYERS[-1]
+    rows = mi["layer"] == layer
+    mi.loc[rows & (mi["epoch"] == EPOCHS[-1]), "I_XT"] = -26.3
+    with pytest.warns(UserWarning, match=rf"I_XT of layer {layer} at 1 epoch \(down to -26\.3\)"):
+        mean, _ = plots.mean_over_seeds(mi)
+    bad = (mean["layer"] == layer) & (mean["epoch"] == EPOCHS[-1])
+    assert mean.loc[bad, ["I_XT", "I_XT_err"]].isna().all().all()
+    assert mean.loc[~bad, "I_XT"].notna().all() and mean["I_TY"].notna().all()
+    assert "not drawn" in mean.attrs["not_drawn"]
+    # a small negative value (within the error of an estimate of zero) is kept
+    mi.loc[rows & (mi["epoch"] == EPOCHS[-1]), "I_XT"] = -0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, _ = plots.mean_over_seeds(mi)
+    assert mean["I_XT"].notna().all()
+    with pytest.warns(UserWarning):
+        mi.loc[rows & (mi["epoch"] == EPOCHS[-1]), "I_XT"] = -26.3
+        fig = plots.information_plane_figure(mi)
+    assert "not drawn" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_mean_over_seeds_all_diverged_raises():
     mi = make_mi(seeds=(), diverged_seed=3)
     with pytest.warns(UserWarning, match="1 of 1 seeds"):

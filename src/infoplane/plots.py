@@ -285,7 +285,36 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     for q in ("I_XT", "I_TY"):
         out[f"{q}_err"] = np.where(out["n_seeds"] >= 2, out[f"{q}_std"], out[f"{q}_se"])
     out = out.reset_index().sort_values(["estimator", "layer_index", "epoch"], kind="stable")
-    return out.reset_index(drop=True), len(bad_seeds)
+    out = out.reset_index(drop=True)
+    note = _mask_impossible(out)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=2)
+        out.attrs["not_drawn"] = note
+    return out, len(bad_seeds)
+
+
+#: A mean MI estimate below this (bits) is impossible (MI >= 0) beyond any estimator error we
+#: state: the estimator failed on that layer (e.g. Kozachenko-Leonenko on a saturated softmax,
+#: whose compressed codes sit on a few points). Figures leave it out and say so.
+IMPOSSIBLE_BELOW_BITS = -0.5
+
+
+def _mask_impossible(mean: pd.DataFrame) -> str:
+    """Set mean estimates below :data:`IMPOSSIBLE_BELOW_BITS` (and their errors) to NaN in
+    place; return a one-line note naming what was masked ('' when nothing was)."""
+    parts = []
+    for q in ("I_XT", "I_TY"):
+        bad = mean[q] < IMPOSSIBLE_BELOW_BITS
+        if not bad.any():
+            continue
+        for (est, layer), grp in mean[bad].groupby(["estimator", "layer"], sort=False):
+            parts.append(f"{est} {q} of layer {layer} at {len(grp)} epoch{'s' if len(grp) != 1 else ''} "
+                         f"(down to {grp[q].min():.1f})")
+        mean.loc[bad, [q, f"{q}_std", f"{q}_se", f"{q}_err"]] = np.nan
+    if not parts:
+        return ""
+    return (f"not drawn: estimates below {IMPOSSIBLE_BELOW_BITS:g} bits (MI cannot be negative; the "
+            f"estimator failed there; the values stay in the MI table): " + "; ".join(parts))
 
 
 def _fmt_seed(seed: Any) -> str:
@@ -496,6 +525,7 @@ def _suptitle(
     n_seeds: int,
     n_excluded: int,
     smoothing: Mapping[str, int] | None = None,
+    not_drawn: str | None = None,
 ) -> None:
     note = f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}"
     if n_excluded:
@@ -505,6 +535,8 @@ def _suptitle(
             f"; lines Savitzky-Golay smoothed (window {smoothing['window']}, "
             f"order {smoothing['polyorder']}), faint markers raw"
         )
+    if not_drawn:
+        note += f"; {not_drawn}"
     width_chars = max(40, int(fig.get_figwidth() * 11))
     note = "\n".join(textwrap.wrap(note, width_chars))
     fig.suptitle(f"{title}\n{note}" if title else note)
@@ -569,6 +601,7 @@ def information_plane_figure(
     raw = _load_mi(mi)
     study = _study_of(raw, study)
     mean, n_excluded = mean_over_seeds(raw)
+    not_drawn = mean.attrs.get("not_drawn")
     estimators = _select_estimators(mean, estimator)
     mean = mean[mean["estimator"].isin(estimators)]
     layers = _layer_order(mean)
@@ -655,7 +688,7 @@ def information_plane_figure(
         heading = "Information plane" + (f": {study}" if study else "")
         if title is not None:
             heading = title
-        _suptitle(fig, heading, n_seeds, n_excluded, smoothing)
+        _suptitle(fig, heading, n_seeds, n_excluded, smoothing, not_drawn)
     return fig
 
 
@@ -779,6 +812,7 @@ def mi_vs_epoch_figure(
     raw = _load_mi(mi)
     study = _study_of(raw, study)
     mean, n_excluded = mean_over_seeds(raw)
+    not_drawn = mean.attrs.get("not_drawn")
     estimators = _select_estimators(mean, estimator)
     mean = mean[mean["estimator"].isin(estimators)]
     layers = _layer_order(mean)
@@ -810,7 +844,7 @@ def mi_vs_epoch_figure(
         heading = (
             title if title is not None else "MI during training" + (f": {study}" if study else "")
         )
-        _suptitle(fig, heading, n_seeds, n_excluded, smoothing)
+        _suptitle(fig, heading, n_seeds, n_excluded, smoothing, not_drawn)
     return fig
 
 
@@ -936,6 +970,7 @@ def dynamics_panel_figure(
     met = _load_metrics(metrics)
     study = _study_of(raw, study)
     mean, n_excluded = mean_over_seeds(raw)
+    not_drawn = mean.attrs.get("not_drawn")
     available = sorted(mean["estimator"].unique())
     if estimator is None:
         if len(available) > 1:
@@ -986,7 +1021,7 @@ def dynamics_panel_figure(
                 "Training dynamics" + (f": {study}" if study else "") + f", estimator {estimator}"
             )
         )
-        _suptitle(fig, heading, n_seeds, n_excluded, smoothing)
+        _suptitle(fig, heading, n_seeds, n_excluded, smoothing, not_drawn)
     return fig
 
 
