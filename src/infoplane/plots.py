@@ -1137,22 +1137,31 @@ def _short(label: str) -> str:
     return label.split("(")[0]
 
 
-def _clip_off_scale(ax: plt.Axes, s: pd.DataFrame, palette: dict[str, Any]) -> None:
-    """Limit the y axis to a window around the truth, so that one estimator that is far off (e.g.
-    binning at 12 bits in 25 dimensions) does not flatten the rest; name what is cut off, with
-    its largest or smallest mean, inside the panel."""
+def _clip_off_scale(
+    ax: plt.Axes,
+    s: pd.DataFrame,
+    palette: dict[str, Any],
+    by: str = "estimator",
+    spread: str = "spread",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Limit the y axis to a window around the truth, so that one line that is far off (e.g.
+    binning at 12 bits in 25 dimensions) does not flatten the rest; name what is cut off (the
+    ``by`` value, through ``names`` when given), with its largest or smallest mean, inside the
+    panel. ``s`` has columns ``true_mi``, ``mean``, ``spread`` and ``by``."""
     top_true = float(s["true_mi"].max())
     hi = 1.75 * top_true + 0.5
     lo = -0.75 * top_true - 0.5
-    data_lo = float((s["mean"] - s["spread"].fillna(0)).min())
-    data_hi = float((s["mean"] + s["spread"].fillna(0)).max())
+    data_lo = float((s["mean"] - s[spread].fillna(0)).min())
+    data_hi = float((s["mean"] + s[spread].fillna(0)).max())
     ax.set_ylim(max(lo, min(data_lo, 0.0) - 0.2), min(hi, max(data_hi, top_true) + 0.2))
     notes = []
-    for est, e in s.groupby("estimator"):
+    for key, e in s.groupby(by, sort=False):
+        name = (names or {}).get(key, _short(str(key)))
         if (e["mean"] > hi).any():
-            notes.append((f"\u2191 {_short(est)}: up to {e['mean'].max():.1f}", palette.get(est, "0.3")))
+            notes.append((f"\u2191 {name}: up to {e['mean'].max():.1f}", palette.get(key, "0.3")))
         elif (e["mean"] < lo).any():
-            notes.append((f"\u2193 {_short(est)}: down to {e['mean'].min():.1f}", palette.get(est, "0.3")))
+            notes.append((f"\u2193 {name}: down to {e['mean'].min():.1f}", palette.get(key, "0.3")))
     for k, (text, colour) in enumerate(notes):
         ax.text(0.02, 0.98 - 0.07 * k, text, transform=ax.transAxes, ha="left", va="top",
                 fontsize=6.5, color=colour)
@@ -1269,7 +1278,7 @@ def synthetic_images_figure(
     df, n_note = _pick_n(df, n, "synthetic-images table")
     df["panel"] = df["image"] + " (latent dim " + df["latent_dim"].astype(int).astype(str) + ")"
     panels = sorted(df["panel"].unique())
-    estimators = sorted(df["estimator"].unique())
+    estimators = list(dict.fromkeys(df["estimator"]))  # table order: the study's primary first
     palette = _named_palette(sorted(df["compression"].unique()), _COMPRESSIONS, "colorblind")
     keys = ["panel", "estimator", "compression", "true_mi"]
     g = df.groupby(keys)["estimate"]
@@ -1306,6 +1315,7 @@ def synthetic_images_figure(
                         ms=3,
                         label=_COMPRESSION_LABELS.get(comp, comp),
                     )
+                _clip_off_scale(ax, s, palette, by="compression", spread="std", names=_COMPRESSION_LABELS)
                 ax.set_title(f"{panel}\nestimator: {est}")
                 ax.set_xlabel(f"true I(X;Y) {_BITS}")
                 ax.set_ylabel(f"estimate {_BITS}")
@@ -1337,8 +1347,9 @@ def synthetic_images(
 ) -> list[Path]:
     """Estimated against true MI for synthetic images, one line per compression.
 
-    Panels are image kinds (columns; the title gives the latent dimension) by estimator (rows).
-    Each compression (``none``, ``pca``, ``ae``, ``latent``) has a fixed colour; the line is the
+    Panels are image kinds (columns; the title gives the latent dimension) by estimator (rows,
+    in table order). The y axis stays near the truth; a compression whose estimate leaves that
+    window is named in the panel with its extreme value. Each compression (``none``, ``pca``, ``ae``, ``latent``) has a fixed colour; the line is the
     mean over seeds and the band ±1 standard deviation; the dashed identity line is the truth.
 
     Parameters
