@@ -160,6 +160,19 @@ def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
     return hx + hy - _entropy_from_counts(_run_counts(cx * ty + cy))
 
 
+def _distinct_ids(a: np.ndarray) -> bool:
+    """Cheap test for one integer column whose n values are all different (e.g. sample ids)."""
+    if not is_discrete(a) or a.ndim != 2 or a.shape[1] != 1:
+        return False
+    col = a[:, 0]
+    lo, hi = int(col.min()), int(col.max())
+    if hi - lo + 1 < len(col):
+        return False
+    if hi - lo < 4 * len(col) + 1024:
+        return bool(np.bincount(col - lo).max() == 1)
+    return len(np.unique(col)) == len(col)
+
+
 def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
     """One integer symbol per row of a discrete 2-D array.
 
@@ -335,9 +348,9 @@ class BinningEstimator(Estimator):
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         n = x.shape[0]
-        cx, tx = self._codes(x)
-        if is_discrete(x) and tx == n:  # unique sample ids: I(X;T) = H(T), no joint counting
+        if _distinct_ids(x):  # unique sample ids: I(X;T) = H(T), no joint counting
             return nats_to_bits(_entropy_from_counts(_run_counts(self._codes(y)[0]))), float("nan")
+        cx, tx = self._codes(x)
         cy, ty = self._codes(y)
         if is_discrete(y) and ty == n:
             return nats_to_bits(_entropy_from_counts(_run_counts(cx))), float("nan")
