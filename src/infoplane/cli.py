@@ -119,8 +119,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     title = cfg["study"]
-    plots.information_plane(mi, out / "information_plane", title=title, smoothing=smooth)
-    plots.mi_vs_epoch(mi, out / "mi_vs_epoch", title=title, smoothing=smooth)
+    # Panels in the config's estimator order: its first is the study's primary estimator.
+    order = [estimator_label(e) for e in cfg["estimators"]]
+    order = [e for e in order if e in set(mi["estimator"])] or None
+    plots.information_plane(mi, out / "information_plane", estimator=order, title=title, smoothing=smooth)
+    plots.mi_vs_epoch(mi, out / "mi_vs_epoch", estimator=order, title=title, smoothing=smooth)
     plots.training_curves(metrics, out / "training_curves", title=title)
     # The dynamics panel shows one estimator: the first one of the config.
     primary = estimator_label(cfg["estimators"][0])
