@@ -235,8 +235,8 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     Returns
     -------
     mean : DataFrame
-        One row per (estimator, layer, layer_index, epoch), sorted by estimator (in the order
-        they first appear in the table), layer_index and epoch, with columns ``I_XT, I_TY`` (mean over ok seeds, bits), ``I_XT_std, I_TY_std``
+        One row per (estimator, layer, layer_index, epoch), sorted by estimator, layer_index and
+        epoch, with columns ``I_XT, I_TY`` (mean over ok seeds, bits), ``I_XT_std, I_TY_std``
         (across-seed standard deviation, ddof=1; NaN with one seed), ``I_XT_se, I_TY_se`` (mean
         of the estimators' per-seed standard errors; NaN when not available), ``I_XT_err,
         I_TY_err`` (the error drawn in figures: the across-seed std when there are at least two
@@ -284,11 +284,8 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     out["n_seeds"] = grouped["seed"].nunique()
     for q in ("I_XT", "I_TY"):
         out[f"{q}_err"] = np.where(out["n_seeds"] >= 2, out[f"{q}_std"], out[f"{q}_se"])
-    # estimators in the table's order (the config's: its first is the study's primary estimator)
-    rank = {e: i for i, e in enumerate(dict.fromkeys(df["estimator"]))}
-    out = out.reset_index()
-    out = out.assign(_rank=out["estimator"].map(rank)).sort_values(["_rank", "layer_index", "epoch"], kind="stable")
-    out = out.drop(columns="_rank").reset_index(drop=True)
+    out = out.reset_index().sort_values(["estimator", "layer_index", "epoch"], kind="stable")
+    out = out.reset_index(drop=True)
     note = _mask_impossible(out)
     if note:
         warnings.warn(note, UserWarning, stacklevel=2)
@@ -554,7 +551,7 @@ def _study_of(df: pd.DataFrame, study: str | None) -> str | None:
 
 
 def _select_estimators(df: pd.DataFrame, estimator: str | Sequence[str] | None) -> list[str]:
-    available = list(dict.fromkeys(df["estimator"]))  # table order: the primary estimator first
+    available = sorted(df["estimator"].unique())
     if estimator is None:
         return available
     wanted = [estimator] if isinstance(estimator, str) else list(estimator)

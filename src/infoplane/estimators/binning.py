@@ -229,13 +229,8 @@ def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def entropy_of_symbols(codes: np.ndarray, m: int | None = None) -> float:
-    """Plug-in Shannon entropy (nats) of integer symbols in ``0..m-1``."""
-    counts = np.bincount(codes, minlength=m or 0)
-    # Sorted, so the sum does not depend on how symbols were numbered (exact symmetry of MI).
-    counts = np.sort(counts[counts > 0]).astype(np.float64)
-    n = counts.sum()
-    p = counts / n
-    return float(-(p * np.log(p)).sum())
+    """Plug-in Shannon entropy (nats) of integer symbols (``m``, their number, is not needed)."""
+    return _entropy_from_counts(_run_counts(np.asarray(codes)))
 
 
 def discrete_mi(cx: np.ndarray, mx: int, cy: np.ndarray, my: int) -> float:
@@ -245,17 +240,7 @@ def discrete_mi(cx: np.ndarray, mx: int, cy: np.ndarray, my: int) -> float:
     When every x (or y) is distinct (e.g. unique sample ids), H(X,Y) = H(X) = log n and the
     result is H(Y) (or H(X)) exactly, with no joint counting.
     """
-    n = len(cx)
-    if mx == n:
-        return entropy_of_symbols(cy, my)
-    if my == n:
-        return entropy_of_symbols(cx, mx)
-    joint = cx * my + cy  # < mx * my <= n**2: fits in int64 for any realistic n
-    if mx * my < 4 * n + 1024:
-        mj = mx * my
-    else:
-        joint, mj = _compact(joint)
-    return entropy_of_symbols(cx, mx) + entropy_of_symbols(cy, my) - entropy_of_symbols(joint, mj)
+    return _mi_from_codes(np.asarray(cx), mx, np.asarray(cy), my)
 
 
 def digitize(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.ndarray:
@@ -342,14 +327,12 @@ class BinningEstimator(Estimator):
         return binned_codes(a, self.params["bins"], r)
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        n = x.shape[0]
-        if _distinct_ids(x):  # unique sample ids: I(X;T) = H(T), no joint counting
-            return nats_to_bits(_entropy_from_counts(_run_counts(self._codes(y)[0]))), float("nan")
-        cx, tx = self._codes(x)
-        cy, ty = self._codes(y)
-        if is_discrete(y) and ty == n:
-            return nats_to_bits(_entropy_from_counts(_run_counts(cx))), float("nan")
-        mi = _mi_from_codes(cx, tx, cy, ty)
+        # unique sample ids on one side: I(X;T) = H(T), without building the ids' codes
+        if _distinct_ids(x):
+            return nats_to_bits(entropy_of_symbols(self._codes(y)[0])), float("nan")
+        if _distinct_ids(y):
+            return nats_to_bits(entropy_of_symbols(self._codes(x)[0])), float("nan")
+        mi = _mi_from_codes(*self._codes(x), *self._codes(y))
         return nats_to_bits(max(mi, 0.0)), float("nan")
 
 
