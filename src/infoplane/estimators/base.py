@@ -116,9 +116,15 @@ def as_2d(a: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D (n,) or 2-D (n, d); got an array of shape {arr.shape}")
     if arr.dtype.kind not in "iubf":
         raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf)")
+    if arr.dtype.kind == "f":
+        # one pass without a temporary: a finite sum means every value is finite; a non-finite
+        # sum (NaN, inf, or finite values that overflow when added) gets the exact count
+        with np.errstate(all="ignore"):
+            total = float(arr.sum())
+        if not math.isfinite(total):
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            if bad:
+                raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf)")
     return arr
 
 

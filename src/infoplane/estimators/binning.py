@@ -11,6 +11,7 @@ directly, never binned.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -88,6 +89,111 @@ def _float_view(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return a.astype(np.float64)
 
 
+#: Rows are binned in blocks of about this many values (a block's temporaries stay in cache).
+_BLOCK_VALUES = 1 << 15
+#: Integers up to this bound are exact in float64 (bin indices are folded into codes in float).
+_FLOAT_EXACT = 2**53
+
+
+def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)) -> float:
+    """Half-width, in bins, of the band around each interior edge inside which the arithmetic
+    bin ``floor((v - lo) * bins / (hi - lo))`` computed in ``dtype`` may differ from the
+    comparison with the float64 edge.
+
+    With unit roundoff ``u = eps / 2``: rounding ``lo`` and ``bins / (hi - lo)`` to ``dtype``,
+    the subtraction and the product move the scaled value by at most
+    ``u * bins * (3 + max(|lo|, |hi|) / (hi - lo))``, and ``np.linspace``'s float64 edges are
+    within a few float64 ulps of ``max(|lo|, |hi|)``; ``2 eps bins (1 + max/width)`` bounds
+    the sum, and the band is 4 times that.
+    """
+    return 8 * float(np.finfo(dtype).eps) * bins * (max(abs(lo), abs(hi)) / (hi - lo) + 1.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _interior_edges(bins: int, lo: float, hi: float) -> np.ndarray:
+    """The ``bins - 1`` interior edges ``np.linspace(lo, hi, bins + 1)[1:-1]`` (read-only)."""
+    e = np.linspace(lo, hi, bins + 1)[1:-1].copy()
+    e.flags.writeable = False
+    return e
+
+
+def _bin_block(block: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype, band: float) -> np.ndarray:
+    """Bin indices (integer values in ``dtype``) of a float block (rows, d); see :func:`digitize`.
+
+    The arithmetic bin, computed in ``dtype``, is exact away from the interior edges; values
+    whose scaled position is within ``band`` (from :func:`_near_edge_band` for ``dtype``) of
+    an edge are re-binned by comparing them in float64 with the float64 edges themselves
+    (``np.searchsorted``), so the result is that of ``np.digitize`` with those edges.
+    """
+    t = np.subtract(block, dtype.type(lo), dtype=dtype, order="C")
+    t *= dtype.type(bins / (hi - lo))
+    # Interior edge i sits at t = i (1 <= i < bins); t < 1 is bin 0 and t >= bins - 1 the last
+    # bin, whatever the rounding, so clipping to [0.5, bins - 0.5] keeps every bin and never
+    # lands a value near an edge.
+    np.clip(t, dtype.type(0.5), dtype.type(bins - 0.5), out=t)
+    idx = np.floor(t)
+    t -= idx
+    t -= dtype.type(0.5)
+    np.abs(t, out=t)  # 0.5 - distance to the nearest integer
+    near = np.flatnonzero(t > dtype.type(0.5 - band))  # t and idx are fresh C-ordered arrays
+    if len(near):
+        values = np.ravel(block)[near].astype(np.float64)
+        idx.reshape(-1)[near] = np.searchsorted(_interior_edges(bins, lo, hi), values, side="right")
+    return idx
+
+
+@functools.lru_cache(maxsize=256)
+def _column_groups(d: int, bins: int) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
+    """Split d columns into runs whose mixed-radix code is below 2**53 (exact in float64);
+    return ``((start, stop), radix weights)`` per run."""
+    per_group = d
+    if bins > 1:
+        per_group = 1
+        while bins ** (per_group + 1) < _FLOAT_EXACT:
+            per_group += 1
+    runs = [(s, min(d, s + per_group)) for s in range(0, d, per_group)]
+    out = []
+    for s, e in runs:
+        w = float(bins) ** np.arange(e - s - 1, -1, -1)
+        w.flags.writeable = False
+        out.append(((s, e), w))
+    return tuple(out)
+
+
+def _compute_dtype(a: np.ndarray, bins: int, lo: float, hi: float) -> np.dtype | None:
+    """float32 for float32 input when its rounding band is narrow, else float64 when that is,
+    else None (use the column path)."""
+    for dt in (np.dtype(np.float32), np.dtype(np.float64)):
+        if a.dtype.itemsize <= dt.itemsize and _near_edge_band(bins, lo, hi, dt) < 0.01:
+            return dt
+    return None
+
+
+def _binned_codes_blocked(
+    a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)
+) -> tuple[np.ndarray, int]:
+    n, d = a.shape
+    band = _near_edge_band(bins, lo, hi, dtype)
+    groups = [g for g, _ in _column_groups(d, bins)]
+    radix = [w for _, w in _column_groups(d, bins)]
+    group_codes = np.empty((len(groups), n), np.int64)
+    rows = max(1, _BLOCK_VALUES // d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for r in range(0, n, rows):
+            idx = _bin_block(a[r : r + rows], bins, lo, hi, dtype, band)
+            for g, (s, e) in enumerate(groups):
+                # an integer-valued float64 dot product: every partial sum is < 2**53, so exact
+                group_codes[g, r : r + rows] = idx[:, s:e] @ radix[g]
+    code, top = group_codes[0], bins ** (groups[0][1] - groups[0][0])
+    for g in range(1, len(groups)):
+        step = bins ** (groups[g][1] - groups[g][0])
+        if top * step >= _INT64_LIMIT:
+            code, top = _compact(code)
+        code = code * step + group_codes[g]
+        top *= step
+    return code, top
+
+
 def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> tuple[np.ndarray, int]:
     """One int64 code per row of a float array binned as :func:`digitize` does.
 
@@ -105,6 +211,20 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
         An upper bound: every code is in ``0..top-1``.
     """
     lo, hi = float(value_range[0]), float(value_range[1])
+    a = np.asarray(a)
+    if a.ndim == 1:
+        a = a[:, None]
+    width = hi - lo
+    if a.dtype in (np.float32, np.float64) and a.size and math.isfinite(width) and width * 1e-300 > 0:
+        dtype = _compute_dtype(a, bins, lo, hi)
+        if dtype is not None:
+            return _binned_codes_blocked(a, bins, lo, hi, dtype)
+    return _binned_codes_columns(a, bins, lo, hi)
+
+
+def _binned_codes_columns(a: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, int]:
+    """:func:`binned_codes` one column at a time with an exact fix-up against the edges (any
+    range, any width; also the reference the blocked path is tested against)."""
     a = _float_view(np.asarray(a), lo, hi)
     if a.ndim == 1:
         a = a[:, None]
@@ -123,31 +243,48 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
     return code, top
 
 
-def _run_counts(codes: np.ndarray) -> np.ndarray:
-    """Occurrences of each distinct value of ``codes`` (sorted ascending, so that sums over
-    them do not depend on how symbols are numbered)."""
-    if len(codes) == 0:
+def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
+    """Occurrences of each distinct value of ``codes`` (in no particular order).
+
+    ``top``, when given, bounds the codes (``0..top-1``): small ranges are counted with
+    ``np.bincount``, others by sorting and measuring runs.
+    """
+    n = len(codes)
+    if n == 0:
         return np.zeros(0, np.int64)
+    if top is not None and top <= 8 * n + 1024:
+        counts = np.bincount(codes, minlength=0)
+        return counts[counts > 0]
     s = np.sort(codes)
-    change = np.empty(len(s) + 1, bool)
+    change = np.empty(n + 1, bool)
     change[0] = change[-1] = True
     np.not_equal(s[1:], s[:-1], out=change[1:-1])
     bounds = np.flatnonzero(change)
-    counts = bounds[1:] - bounds[:-1]
-    counts.sort()
-    return counts
+    return bounds[1:] - bounds[:-1]
 
 
 def _entropy_from_counts(counts: np.ndarray) -> float:
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    """Plug-in entropy (nats) of positive counts: ``log N - (1/N) sum_c n_c log n_c``.
+
+    The sum runs over the histogram of the counts (how many symbols occur m times), so the
+    result does not depend on the order of ``counts``, i.e. on how symbols are numbered.
+    """
+    total = int(counts.sum())
+    if total == 0:
+        return 0.0
+    multiplicity = np.bincount(counts)
+    m = np.flatnonzero(multiplicity[2:]) + 2  # counts of 1 contribute 1 log 1 = 0
+    if len(m) == 0:
+        return math.log(total)
+    mf = m.astype(np.float64)
+    return float(math.log(total) - np.dot(multiplicity[m] * mf, np.log(mf)) / total)
 
 
 def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
     """Plug-in I(X;Y) in nats of integer codes ``cx`` in ``0..tx-1`` and ``cy`` in ``0..ty-1``
     (codes need not be dense)."""
     n = len(cx)
-    kx, ky = _run_counts(cx), _run_counts(cy)
+    kx, ky = _run_counts(cx, tx), _run_counts(cy, ty)
     hx, hy = _entropy_from_counts(kx), _entropy_from_counts(ky)
     if len(kx) == n:  # every x distinct (e.g. sample ids): H(X,Y) = H(X)
         return hy
@@ -157,7 +294,7 @@ def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
         cx, tx = _compact(cx)
     if tx * ty >= _INT64_LIMIT:
         cy, ty = _compact(cy)
-    return hx + hy - _entropy_from_counts(_run_counts(cx * ty + cy))
+    return hx + hy - _entropy_from_counts(_run_counts(cx * ty + cy, tx * ty))
 
 
 def _distinct_ids(a: np.ndarray) -> bool:
@@ -229,8 +366,9 @@ def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def entropy_of_symbols(codes: np.ndarray, m: int | None = None) -> float:
-    """Plug-in Shannon entropy (nats) of integer symbols (``m``, their number, is not needed)."""
-    return _entropy_from_counts(_run_counts(np.asarray(codes)))
+    """Plug-in Shannon entropy (nats) of non-negative integer symbols; ``m``, optional, bounds
+    them (every code in ``0..m-1``) and lets small ranges be counted without sorting."""
+    return _entropy_from_counts(_run_counts(np.asarray(codes), m))
 
 
 def discrete_mi(cx: np.ndarray, mx: int, cy: np.ndarray, my: int) -> float:
@@ -329,9 +467,9 @@ class BinningEstimator(Estimator):
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # unique sample ids on one side: I(X;T) = H(T), without building the ids' codes
         if _distinct_ids(x):
-            return nats_to_bits(entropy_of_symbols(self._codes(y)[0])), float("nan")
+            return nats_to_bits(entropy_of_symbols(*self._codes(y))), float("nan")
         if _distinct_ids(y):
-            return nats_to_bits(entropy_of_symbols(self._codes(x)[0])), float("nan")
+            return nats_to_bits(entropy_of_symbols(*self._codes(x))), float("nan")
         mi = _mi_from_codes(*self._codes(x), *self._codes(y))
         return nats_to_bits(max(mi, 0.0)), float("nan")
 
