@@ -100,11 +100,12 @@ def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(
     bin ``floor((v - lo) * bins / (hi - lo))`` computed in ``dtype`` may differ from the
     comparison with the float64 edge.
 
-    With unit roundoff ``u = eps / 2``: rounding ``lo`` and ``bins / (hi - lo)`` to ``dtype``,
-    the subtraction and the product move the scaled value by at most
-    ``u * bins * (3 + max(|lo|, |hi|) / (hi - lo))``, and ``np.linspace``'s float64 edges are
-    within a few float64 ulps of ``max(|lo|, |hi|)``; ``2 eps bins (1 + max/width)`` bounds
-    the sum, and the band is 4 times that.
+    With unit roundoff ``u = eps / 2``: rounding the value, ``lo`` and ``bins / (hi - lo)`` to
+    ``dtype``, the subtraction and the product move the scaled position of a value inside the
+    range by at most ``u * bins * (3 + 2 max(|lo|, |hi|) / (hi - lo))`` (values far outside
+    the range are clipped to an end bin and never near an interior edge), and
+    ``np.linspace``'s float64 edges are within a few float64 ulps of ``max(|lo|, |hi|)``;
+    ``2 eps bins (1 + max/width)`` bounds the sum, and the band is 4 times that.
     """
     return 8 * float(np.finfo(dtype).eps) * bins * (max(abs(lo), abs(hi)) / (hi - lo) + 1.0)
 
@@ -120,29 +121,30 @@ def _interior_edges(bins: int, lo: float, hi: float) -> np.ndarray:
 def _bin_block(block: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype, band: float) -> np.ndarray:
     """Bin indices (integer values in ``dtype``) of a float block (rows, d); see :func:`digitize`.
 
-    The arithmetic bin, computed in ``dtype``, is exact away from the interior edges; values
-    whose scaled position is within ``band`` (from :func:`_near_edge_band` for ``dtype``) of
-    an edge are re-binned by comparing them in float64 with the float64 edges themselves
-    (``np.searchsorted``), so the result is that of ``np.digitize`` with those edges.
+    The arithmetic bin is computed in ``dtype`` from the scaled position shifted up by
+    ``band`` (from :func:`_near_edge_band`, which bounds every rounding error by ``band / 4``):
+    where the shifted position's fractional part is at least ``2 band``, the unshifted
+    position is more than ``band / 2`` away from every edge and its floor is the exact bin;
+    the other values (next to an edge) are re-binned by comparing them in float64 with the
+    float64 edges themselves (``np.searchsorted``), so the result is that of ``np.digitize``
+    with those edges.
     """
-    t = np.subtract(block, dtype.type(lo), dtype=dtype, order="C")
-    t *= dtype.type(bins / (hi - lo))
-    # Interior edge i sits at t = i (1 <= i < bins); t < 1 is bin 0 and t >= bins - 1 the last
-    # bin, whatever the rounding, so clipping to [0.5, bins - 0.5] keeps every bin and never
-    # lands a value near an edge.
+    scale = bins / (hi - lo)
+    t = np.subtract(block, dtype.type(lo - band / scale), dtype=dtype, order="C")
+    t *= dtype.type(scale)
+    # Interior edge i sits at position i (1 <= i < bins); positions below 1 are bin 0 and from
+    # bins - 1 on the last bin, so clipping to [0.5, bins - 0.5] keeps every bin and puts no
+    # value next to an edge.
     np.clip(t, dtype.type(0.5), dtype.type(bins - 0.5), out=t)
     idx = np.floor(t)
     t -= idx
-    t -= dtype.type(0.5)
-    np.abs(t, out=t)  # 0.5 - distance to the nearest integer
-    near = np.flatnonzero(t > dtype.type(0.5 - band))  # t and idx are fresh C-ordered arrays
+    near = np.flatnonzero(t < dtype.type(2 * band))  # t and idx are fresh C-ordered arrays
     if len(near):
         values = np.ravel(block)[near].astype(np.float64)
         idx.reshape(-1)[near] = np.searchsorted(_interior_edges(bins, lo, hi), values, side="right")
     return idx
 
 
-@functools.lru_cache(maxsize=256)
 def _column_groups(d: int, bins: int) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
     """Split d columns into runs whose mixed-radix code is below 2**53 (exact in float64);
     return ``((start, stop), radix weights)`` per run."""
@@ -160,11 +162,12 @@ def _column_groups(d: int, bins: int) -> tuple[tuple[tuple[int, int], np.ndarray
     return tuple(out)
 
 
-def _compute_dtype(a: np.ndarray, bins: int, lo: float, hi: float) -> np.dtype | None:
-    """float32 for float32 input when its rounding band is narrow, else float64 when that is,
-    else None (use the column path)."""
+def _compute_dtype(bins: int, lo: float, hi: float) -> np.dtype | None:
+    """The dtype the arithmetic bins are computed in: float32 (half the memory traffic, also for
+    float64 input: rounding the input to float32 is inside the band) when its band is narrow,
+    else float64 when that one is, else None (use the column path)."""
     for dt in (np.dtype(np.float32), np.dtype(np.float64)):
-        if a.dtype.itemsize <= dt.itemsize and _near_edge_band(bins, lo, hi, dt) < 0.01:
+        if _near_edge_band(bins, lo, hi, dt) < 0.01:
             return dt
     return None
 
@@ -216,7 +219,7 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
         a = a[:, None]
     width = hi - lo
     if a.dtype in (np.float32, np.float64) and a.size and math.isfinite(width) and width * 1e-300 > 0:
-        dtype = _compute_dtype(a, bins, lo, hi)
+        dtype = _compute_dtype(bins, lo, hi)
         if dtype is not None:
             return _binned_codes_blocked(a, bins, lo, hi, dtype)
     return _binned_codes_columns(a, bins, lo, hi)
@@ -255,7 +258,14 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     if top is not None and top <= 8 * n + 1024:
         counts = np.bincount(codes, minlength=0)
         return counts[counts > 0]
-    s = np.sort(codes)
+    # Sort in the narrowest type that holds the codes exactly (int32 and float64 sort faster
+    # than int64 with numpy's SIMD sorts); only equality of neighbours is used afterwards.
+    if top is not None and top <= 2**31:
+        s = np.sort(codes.astype(np.int32))
+    elif top is not None and top <= _FLOAT_EXACT:
+        s = np.sort(codes.astype(np.float64))
+    else:
+        s = np.sort(codes)
     change = np.empty(n + 1, bool)
     change[0] = change[-1] = True
     np.not_equal(s[1:], s[:-1], out=change[1:-1])
@@ -302,8 +312,11 @@ def _distinct_ids(a: np.ndarray) -> bool:
     if not is_discrete(a) or a.ndim != 2 or a.shape[1] != 1:
         return False
     col = a[:, 0]
+    n = len(col)
+    if n and col[0] == 0 and col[-1] == n - 1 and np.array_equal(col, np.arange(n)):
+        return True  # the common case: ids 0..n-1 in order
     lo, hi = int(col.min()), int(col.max())
-    if hi - lo + 1 < len(col):
+    if hi - lo + 1 < n:
         return False
     if hi - lo < 4 * len(col) + 1024:
         return bool(np.bincount(col - lo).max() == 1)
