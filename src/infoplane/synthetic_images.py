@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -303,12 +304,10 @@ def render(image: str, latent: np.ndarray, size: int, min_pixels: float = 2.0) -
 _AE_MEMO: dict[str, Any] = {}
 
 
-def _independent_ae(task: dict):
-    """The autoencoder of (image kind, size, seed, ae params): memoised, optionally on disk."""
-    from infoplane.compression import ConvAutoencoder, load_compressor
-
+def _ae_key(task: dict) -> str:
+    """Identifies the independent autoencoder of a task (image kind, size, n, seed, ae params)."""
     params = _ae_params(task["ae"], task["latent_dim"], task["seed"])
-    key = json.dumps(
+    return json.dumps(
         {
             "image": task["image"],
             "size": task["image_size"],
@@ -318,6 +317,14 @@ def _independent_ae(task: dict):
         },
         sort_keys=True,
     )
+
+
+def _independent_ae(task: dict):
+    """The autoencoder of (image kind, size, seed, ae params): memoised, optionally on disk."""
+    from infoplane.compression import ConvAutoencoder, load_compressor
+
+    params = _ae_params(task["ae"], task["latent_dim"], task["seed"])
+    key = _ae_key(task)
     if key in _AE_MEMO:
         return _AE_MEMO[key]
     cache_file = None
@@ -335,9 +342,42 @@ def _independent_ae(task: dict):
     ae = ConvAutoencoder(**params).fit(imgs)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        ae.save(cache_file)
+        partial = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.partial.npz")
+        ae.save(partial)
+        os.replace(partial, cache_file)  # readers never see a half-written file
     _AE_MEMO[key] = ae
     return ae
+
+
+def _fit_independent_ae(task: dict) -> str:
+    """Fit (or load) the task's independent autoencoder into its ``ae.cache_dir``; return the key."""
+    _independent_ae(task)
+    return _ae_key(task)
+
+
+def _prefit_autoencoders(tasks: list[dict], client) -> str | None:
+    """Fit every distinct independent autoencoder once, in parallel on ``client``, into one cache
+    directory that all tasks then read (otherwise each worker process would fit its own copy).
+
+    Sets ``ae.cache_dir`` on the tasks that have none; returns a temporary directory the caller
+    removes afterwards, or None when none was made.
+    """
+    import tempfile
+
+    need = [t for t in tasks if "ae" in t["compressions"] and t["ae"]["fit_on"] == "independent"]
+    if not need:
+        return None
+    made = None
+    for t in need:
+        if not t["ae"].get("cache_dir"):
+            if made is None:
+                made = tempfile.mkdtemp(prefix="infoplane-ae-")
+            t["ae"]["cache_dir"] = made
+    unique: dict[str, dict] = {}
+    for t in need:
+        unique.setdefault(_ae_key(t) + t["ae"]["cache_dir"], t)
+    client.gather(client.map(_fit_independent_ae, list(unique.values()), pure=False, retries=2))
+    return made
 
 
 def _compress(task: dict, method: str, imgs_x: np.ndarray, imgs_y: np.ndarray):
@@ -419,13 +459,20 @@ def run_synthetic_images(spec: dict | None, progress: bool = True, client=None) 
             results[i] = run_synthetic_task(task)
             bar.update(1)
     else:
+        import shutil
+
         from distributed import as_completed
 
-        futures = client.map(run_synthetic_task, tasks, pure=False, retries=2)
-        index = {fut.key: i for i, fut in enumerate(futures)}
-        for fut in as_completed(futures):
-            results[index[fut.key]] = fut.result()
-            bar.update(1)
+        made = _prefit_autoencoders(tasks, client)
+        try:
+            futures = client.map(run_synthetic_task, tasks, pure=False, retries=2)
+            index = {fut.key: i for i, fut in enumerate(futures)}
+            for fut in as_completed(futures):
+                results[index[fut.key]] = fut.result()
+                bar.update(1)
+        finally:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
     bar.close()
     rows = [row for chunk in results for row in chunk]
     return pd.DataFrame(rows, columns=COLUMNS)
