@@ -145,18 +145,20 @@ def _bin_block(block: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dty
     return idx
 
 
-def _column_groups(d: int, bins: int) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
-    """Split d columns into runs whose mixed-radix code is below 2**53 (exact in float64);
-    return ``((start, stop), radix weights)`` per run."""
+@functools.lru_cache(maxsize=256)
+def _column_groups(d: int, bins: int, dtype: np.dtype) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
+    """Split d columns into runs whose mixed-radix code is exact in ``dtype`` (below 2**24 in
+    float32, 2**53 in float64); return ``((start, stop), radix weights in dtype)`` per run."""
+    limit = 2**24 if dtype == np.float32 else _FLOAT_EXACT
     per_group = d
     if bins > 1:
         per_group = 1
-        while bins ** (per_group + 1) < _FLOAT_EXACT:
+        while bins ** (per_group + 1) <= limit:
             per_group += 1
-    runs = [(s, min(d, s + per_group)) for s in range(0, d, per_group)]
     out = []
-    for s, e in runs:
-        w = float(bins) ** np.arange(e - s - 1, -1, -1)
+    for s in range(0, d, per_group):
+        e = min(d, s + per_group)
+        w = (float(bins) ** np.arange(e - s - 1, -1, -1)).astype(dtype)
         w.flags.writeable = False
         out.append(((s, e), w))
     return tuple(out)
@@ -177,15 +179,16 @@ def _binned_codes_blocked(
 ) -> tuple[np.ndarray, int]:
     n, d = a.shape
     band = _near_edge_band(bins, lo, hi, dtype)
-    groups = [g for g, _ in _column_groups(d, bins)]
-    radix = [w for _, w in _column_groups(d, bins)]
+    column_groups = _column_groups(d, bins, dtype)
+    groups = [g for g, _ in column_groups]
+    radix = [w for _, w in column_groups]
     group_codes = np.empty((len(groups), n), np.int64)
     rows = max(1, _BLOCK_VALUES // d)
     with np.errstate(over="ignore", invalid="ignore"):
         for r in range(0, n, rows):
             idx = _bin_block(a[r : r + rows], bins, lo, hi, dtype, band)
             for g, (s, e) in enumerate(groups):
-                # an integer-valued float64 dot product: every partial sum is < 2**53, so exact
+                # an integer-valued dot product whose partial sums are all exact in dtype
                 group_codes[g, r : r + rows] = idx[:, s:e] @ radix[g]
     code, top = group_codes[0], bins ** (groups[0][1] - groups[0][0])
     for g in range(1, len(groups)):
