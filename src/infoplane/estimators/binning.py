@@ -1,10 +1,13 @@
 """Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
 
-Each row of a discretised array is one symbol. A float layer is binned one column at a time (a
-few small vectorised operations per column, no temporaries of the whole layer) and its bin
-indices are folded into one ``int64`` code per row (mixed radix ``bins``; the codes are
-re-numbered densely whenever the next column would overflow). Entropies count the codes by
-sorting them and measuring runs -- there is no Python loop over samples, and no
+Each row of a discretised array is one symbol. A float layer is binned in blocks of rows (a
+block's temporaries stay in cache): the bin is computed arithmetically in float32 (float64 for
+ranges too narrow for float32 rounding), and the few values within a proven rounding band of an
+edge are re-binned by comparison with the float64 edges, so every bin is exactly that of
+``np.digitize``. Bin indices are folded into one ``int64`` code per row (mixed radix ``bins``,
+exact integer dot products over groups of columns; codes are re-numbered densely whenever the
+next group would overflow). Entropies count the codes (``np.bincount`` for small ranges, else
+sorting and measuring runs) -- there is no Python loop over samples, and no
 ``np.unique(axis=0)`` over rows. Integer arrays (labels, sample ids) are used as symbols
 directly, never binned.
 """
