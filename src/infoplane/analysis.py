@@ -209,8 +209,12 @@ def local_client(workers: int, scheduler: str | None = None):
 
     if scheduler:
         return Client(scheduler)
+    # One thread per worker process, also inside its libraries: a Snakemake job with `threads: N`
+    # exports OMP_NUM_THREADS=N, which every worker would inherit (N torch/BLAS threads in each
+    # of N processes oversubscribe the cores; measured: autoencoder fits several times slower).
+    single = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=None, silence_logs=40, env=single)
     return Client(cluster)
 
 
