@@ -159,3 +159,21 @@ def test_killed_worker_is_retried_and_result_is_complete(tmp_path, cfg, dask_cli
     recovered = run_tasks(faulty, dask_client, progress=False, func=_kill_worker_once)
     assert marker.exists(), "the fault was injected: one worker died"
     pd.testing.assert_frame_equal(serial, recovered)
+
+
+def test_local_cluster_workers_use_one_library_thread(monkeypatch):
+    """A Snakemake job with `threads: N` exports OMP_NUM_THREADS=N; the Dask worker processes
+    must not inherit it (N threads in each of N processes oversubscribe the cores)."""
+    import os
+
+    from infoplane.analysis import local_client
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    client = local_client(1)
+    try:
+        env = client.run(lambda: (os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS")))
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert list(env.values()) == [("1", "1")]
