@@ -150,9 +150,9 @@ def _bin_block(block: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dty
 
 @functools.lru_cache(maxsize=256)
 def _column_groups(d: int, bins: int, dtype: np.dtype) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
-    """Split d columns into runs whose mixed-radix code is exact in ``dtype`` (below 2**24 in
+    """Split d columns into runs whose mixed-radix code is exact in ``dtype`` (up to 2**24 in
     float32, 2**53 in float64); return ``((start, stop), radix weights in dtype)`` per run."""
-    limit = 2**24 if dtype == np.float32 else _FLOAT_EXACT
+    limit = 2 ** (np.finfo(dtype).nmant + 1)
     per_group = d
     if bins > 1:
         per_group = 1
@@ -182,20 +182,18 @@ def _binned_codes_blocked(
 ) -> tuple[np.ndarray, int]:
     n, d = a.shape
     band = _near_edge_band(bins, lo, hi, dtype)
-    column_groups = _column_groups(d, bins, dtype)
-    groups = [g for g, _ in column_groups]
-    radix = [w for _, w in column_groups]
+    groups = _column_groups(d, bins, dtype)
     group_codes = np.empty((len(groups), n), np.int64)
     rows = max(1, _BLOCK_VALUES // d)
     with np.errstate(over="ignore", invalid="ignore"):
         for r in range(0, n, rows):
             idx = _bin_block(a[r : r + rows], bins, lo, hi, dtype, band)
-            for g, (s, e) in enumerate(groups):
+            for g, ((s, e), radix) in enumerate(groups):
                 # an integer-valued dot product whose partial sums are all exact in dtype
-                group_codes[g, r : r + rows] = idx[:, s:e] @ radix[g]
-    code, top = group_codes[0], bins ** (groups[0][1] - groups[0][0])
+                group_codes[g, r : r + rows] = idx[:, s:e] @ radix
+    code, top = group_codes[0], bins ** len(groups[0][1])
     for g in range(1, len(groups)):
-        step = bins ** (groups[g][1] - groups[g][0])
+        step = bins ** len(groups[g][1])
         if top * step >= _INT64_LIMIT:
             code, top = _compact(code)
         code = code * step + group_codes[g]
@@ -324,9 +322,9 @@ def _distinct_ids(a: np.ndarray) -> bool:
     lo, hi = int(col.min()), int(col.max())
     if hi - lo + 1 < n:
         return False
-    if hi - lo < 4 * len(col) + 1024:
+    if hi - lo < 4 * n + 1024:
         return bool(np.bincount(col - lo).max() == 1)
-    return len(np.unique(col)) == len(col)
+    return len(np.unique(col)) == n
 
 
 def symbols(a: np.ndarray) -> tuple[np.ndarray, int]:
