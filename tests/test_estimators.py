@@ -134,14 +134,14 @@ def test_digitize_exact_at_edges_in_float32_and_float64(dtype, bins, lo, hi):
     "bins,lo,hi,width",
     [(30, -1.0, 1.0, 12), (30, -1.0, 1.0, 40), (7, -0.3, 2.9, 5), (100, 1e6, 1e6 + 1e-3, 3), (1, 0.0, 1.0, 4)],
 )
-def test_blocked_binning_equals_column_reference(dtype, bins, lo, hi, width):
-    """The whole-block arithmetic path (re-binning only values next to an edge) gives the same
-    codes as the column-by-column path with its exact fix-up: values on, just above and just
-    below every edge, far outside the range, in several row blocks, and wide enough layers that
-    the codes are compacted between column groups (width 40 at 30 bins: 30**40 > int64)."""
+def test_compiled_binning_equals_column_reference(dtype, bins, lo, hi, width):
+    """The compiled kernel (float32 or float64 guess, one-step fix-up) gives the same codes as
+    the column-by-column numpy path: values on, just above and just below every edge, at 1e-14
+    to 1e-3 bin widths from them, far outside the range, column-major input, and layers wide
+    enough that codes are compacted between column groups (width 40 at 30 bins: 30**40 > int64)."""
     from infoplane.estimators.binning import (
-        _binned_codes_blocked,
         _binned_codes_columns,
+        _binned_codes_compiled,
         _compact,
         _near_edge_band,
     )
@@ -154,7 +154,7 @@ def test_blocked_binning_equals_column_reference(dtype, bins, lo, hi, width):
         [edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf), rng.uniform(lo, hi, 50),
          (edges[:, None] + offsets[None, :]).ravel(), [lo - 1e30, hi + 1e30, -3e38, 3e38]]
     ).astype(dtype)
-    n = 70_000 // width + 17  # more rows than one block
+    n = 70_000 // width + 17
     a = rng.choice(pool, (n, width))
     if width == 5:
         a = np.asfortranarray(a)  # column-major input (e.g. a transposed view) bins the same
@@ -163,7 +163,7 @@ def test_blocked_binning_equals_column_reference(dtype, bins, lo, hi, width):
     computed_in = [t for t in computed_in if _near_edge_band(bins, lo, hi, t) < 0.01]
     assert computed_in or (bins, lo) == (100, 1e6)
     for compute in computed_in:
-        fast, top_fast = _binned_codes_blocked(a, bins, lo, hi, compute)
+        fast, top_fast = _binned_codes_compiled(a, bins, lo, hi, compute)
         assert fast.max() < top_fast
         # same partition of the rows (codes may be numbered differently after compaction)
         assert np.array_equal(_compact(fast)[0], _compact(ref)[0]), compute
@@ -267,9 +267,36 @@ def test_ksg_tree_equals_brute(dx, dy):
     assert np.array_equal(e1, e2) and np.array_equal(nx1, nx2) and np.array_equal(ny1, ny2)
 
 
+@pytest.mark.parametrize("n", [700, 3000])  # 700: one thread; 3000: row blocks on the pool
+@pytest.mark.parametrize("dx,dy", [(1, 1), (1, 3), (2, 2), (3, 2), (6, 6)])
+@pytest.mark.parametrize("rounded", [False, True])
+def test_compiled_ksg_backends_equal_tree(n, dx, dy, rounded):
+    """The numba strip and fused searches return exactly the tree's eps and counts, also on
+    data rounded to 2 decimals (many equal coordinates and tied distances; no jitter)."""
+    x, y, _ = gaussian_pairs(n, dx, dy, 0.7, seed=n + dx)
+    if rounded:
+        x, y = np.round(x, 2), np.round(y, 2)
+    ref = ksg_counts(x, y, 5, "tree")
+    assert ref[0].min() > 0  # no sample with k exact duplicates: the strict counts are defined
+    for backend in ("strip", "fused", "auto"):
+        got = ksg_counts(x, y, 5, backend)
+        for a, b, what in zip(ref, got, ("eps", "n_x", "n_y")):
+            assert np.array_equal(a, b), f"{backend}: {what} differs from the tree at {np.flatnonzero(a != b)[:5]}"
+
+
+def test_ksg_without_jitter_on_duplicates_raises():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (600, 1)).astype(float)
+    y = x + rng.integers(0, 2, (600, 1))
+    with pytest.raises(ValueError, match="exact duplicates.*jitter > 0"):
+        mutual_information(x, y, method="ksg", jitter=0)
+    assert np.isfinite(mutual_information(x, y, method="ksg"))  # default jitter breaks the ties
+
+
 def test_ksg_counts_match_slow_reference():
     x, y, _ = gaussian_pairs(200, 1, 2, 0.5, seed=9)
     eps, nx, ny = ksg_counts(x, y, 3, "tree")
+    assert all(np.array_equal(a, b) for a, b in zip((eps, nx, ny), ksg_counts(x, y, 3, "strip")))
     for i in range(200):
         dxi = np.abs(x - x[i]).max(axis=1)
         dyi = np.abs(y - y[i]).max(axis=1)

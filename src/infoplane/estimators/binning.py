@@ -1,15 +1,17 @@
 """Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
 
-Each row of a discretised array is one symbol. A float layer is binned in blocks of rows (a
-block's temporaries stay in cache): the bin is computed arithmetically in float32 (float64 for
-ranges too narrow for float32 rounding), and the few values within a proven rounding band of an
-edge are re-binned by comparison with the float64 edges, so every bin is exactly that of
-``np.digitize``. Bin indices are folded into one ``int64`` code per row (mixed radix ``bins``,
-exact integer dot products over groups of columns; codes are re-numbered densely whenever the
-next group would overflow). Entropies count the codes (``np.bincount`` for small ranges, else
-sorting and measuring runs) -- there is no Python loop over samples, and no
-``np.unique(axis=0)`` over rows. Integer arrays (labels, sample ids) are used as symbols
-directly, never binned.
+Each row of a discretised array is one symbol. A float layer is binned by a compiled kernel
+(:func:`infoplane.estimators._kernels.bin_codes`) in one pass over the rows: the bin is guessed
+arithmetically in float32 (float64 for ranges too narrow for float32 rounding; a proven
+rounding bound keeps the guess within one bin) and corrected by one comparison with the edges on
+each side, so every bin is exactly that of ``np.digitize``; the bins of a row are folded into one
+``int64`` code (mixed radix ``bins``; layers too wide for one int64 get one code per group of
+columns, re-numbered densely whenever the next group would overflow). Entropies count the codes
+(``np.bincount`` for small ranges, else a compiled hash table): there is no Python loop over
+samples and no ``np.unique(axis=0)`` over rows. Integer arrays (labels, sample ids) are used as
+symbols directly, never binned. The column-by-column numpy path (:func:`_binned_codes_columns`)
+is the reference the kernel is tested against, and serves ranges the kernel's bound does not
+cover.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from infoplane.estimators import _kernels
 from infoplane.estimators.base import Estimator, is_discrete, register
 from infoplane.units import nats_to_bits
 
@@ -92,12 +95,6 @@ def _float_view(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return a.astype(np.float64)
 
 
-#: Rows are binned in blocks of about this many values (a block's temporaries stay in cache).
-_BLOCK_VALUES = 1 << 15
-#: Integers up to this bound are exact in float64 (bin indices are folded into codes in float).
-_FLOAT_EXACT = 2**53
-
-
 def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)) -> float:
     """Half-width, in bins, of the band around each interior edge inside which the arithmetic
     bin ``floor((v - lo) * bins / (hi - lo))`` computed in ``dtype`` may differ from the
@@ -113,90 +110,57 @@ def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(
     return 8 * float(np.finfo(dtype).eps) * bins * (max(abs(lo), abs(hi)) / (hi - lo) + 1.0)
 
 
-@functools.lru_cache(maxsize=64)
-def _interior_edges(bins: int, lo: float, hi: float) -> np.ndarray:
-    """The ``bins - 1`` interior edges ``np.linspace(lo, hi, bins + 1)[1:-1]`` (read-only)."""
-    e = np.linspace(lo, hi, bins + 1)[1:-1].copy()
-    e.flags.writeable = False
-    return e
-
-
-def _bin_block(block: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype, band: float) -> np.ndarray:
-    """Bin indices (integer values in ``dtype``) of a float block (rows, d); see :func:`digitize`.
-
-    The arithmetic bin is computed in ``dtype`` from the scaled position shifted up by
-    ``band`` (from :func:`_near_edge_band`, which bounds every rounding error by ``band / 4``):
-    where the shifted position's fractional part is at least ``2 band``, the unshifted
-    position is more than ``band / 2`` away from every edge and its floor is the exact bin;
-    the other values (next to an edge) are re-binned by comparing them in float64 with the
-    float64 edges themselves (``np.searchsorted``), so the result is that of ``np.digitize``
-    with those edges.
-    """
-    scale = bins / (hi - lo)
-    t = np.subtract(block, dtype.type(lo - band / scale), dtype=dtype, order="C")
-    t *= dtype.type(scale)
-    # Interior edge i sits at position i (1 <= i < bins); positions below 1 are bin 0 and from
-    # bins - 1 on the last bin, so clipping to [0.5, bins - 0.5] keeps every bin and puts no
-    # value next to an edge.
-    np.clip(t, dtype.type(0.5), dtype.type(bins - 0.5), out=t)
-    idx = np.floor(t)
-    t -= idx
-    near = np.flatnonzero(t < dtype.type(2 * band))  # t and idx are fresh C-ordered arrays
-    if len(near):
-        values = np.ravel(block)[near].astype(np.float64)
-        idx.reshape(-1)[near] = np.searchsorted(_interior_edges(bins, lo, hi), values, side="right")
-    return idx
-
-
-@functools.lru_cache(maxsize=256)
-def _column_groups(d: int, bins: int, dtype: np.dtype) -> tuple[tuple[tuple[int, int], np.ndarray], ...]:
-    """Split d columns into runs whose mixed-radix code is exact in ``dtype`` (up to 2**24 in
-    float32, 2**53 in float64); return ``((start, stop), radix weights in dtype)`` per run."""
-    limit = 2 ** (np.finfo(dtype).nmant + 1)
-    per_group = d
-    if bins > 1:
-        per_group = 1
-        while bins ** (per_group + 1) <= limit:
-            per_group += 1
-    out = []
-    for s in range(0, d, per_group):
-        e = min(d, s + per_group)
-        w = (float(bins) ** np.arange(e - s - 1, -1, -1)).astype(dtype)
-        w.flags.writeable = False
-        out.append(((s, e), w))
-    return tuple(out)
-
-
-def _compute_dtype(bins: int, lo: float, hi: float) -> np.dtype | None:
-    """The dtype the arithmetic bins are computed in: float32 (half the memory traffic, also for
-    float64 input: rounding the input to float32 is inside the band) when its band is narrow,
-    else float64 when that one is, else None (use the column path)."""
-    for dt in (np.dtype(np.float32), np.dtype(np.float64)):
+def _compute_dtype(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.dtype | None:
+    """The dtype the arithmetic bin guess of ``dtype`` input is computed in: the input's own
+    (no conversion) when its rounding band is far below one bin, else float64 when that one is,
+    else None (use the column path)."""
+    for dt in dict.fromkeys((np.dtype(dtype), np.dtype(np.float64))):
         if _near_edge_band(bins, lo, hi, dt) < 0.01:
             return dt
     return None
 
 
-def _binned_codes_blocked(
-    a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)
+@functools.lru_cache(maxsize=64)
+def _cached_edge_table(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.ndarray:
+    """:func:`_edge_table`, cached and read-only."""
+    e = _edge_table(bins, lo, hi, dtype)
+    e.flags.writeable = False
+    return e
+
+
+@functools.lru_cache(maxsize=256)
+def _group_bounds(d: int, bins: int, n_bits: int) -> np.ndarray:
+    """Column boundaries (G + 1,) of the column groups of a layer of d units and fewer than
+    ``2**n_bits`` rows: one group when ``bins**d`` codes fit below ``_INT64_LIMIT``, else groups
+    small enough that a group code times the number of rows (the most distinct codes left
+    after compaction) still fits."""
+    if bins <= 1 or bins**d < _INT64_LIMIT:
+        return np.array([0, d], dtype=np.int64)
+    per_group = 1
+    while bins ** (per_group + 1) << n_bits < _INT64_LIMIT:
+        per_group += 1
+    b = np.array([*range(0, d, per_group), d], dtype=np.int64)
+    b.flags.writeable = False
+    return b
+
+
+def _binned_codes_compiled(
+    a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
 ) -> tuple[np.ndarray, int]:
+    """:func:`binned_codes` by the compiled kernel (one pass over the rows per column group;
+    the arithmetic guess in ``dtype``, from :func:`_compute_dtype`)."""
     n, d = a.shape
-    band = _near_edge_band(bins, lo, hi, dtype)
-    groups = _column_groups(d, bins, dtype)
-    group_codes = np.empty((len(groups), n), np.int64)
-    rows = max(1, _BLOCK_VALUES // d)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for r in range(0, n, rows):
-            idx = _bin_block(a[r : r + rows], bins, lo, hi, dtype, band)
-            for g, ((s, e), radix) in enumerate(groups):
-                # an integer-valued dot product whose partial sums are all exact in dtype
-                group_codes[g, r : r + rows] = idx[:, s:e] @ radix
-    code, top = group_codes[0], bins ** len(groups[0][1])
-    for g in range(1, len(groups)):
-        step = bins ** len(groups[g][1])
+    bounds = _group_bounds(d, bins, max(n, 1).bit_length())
+    out = np.empty((len(bounds) - 1, n), np.int64)
+    edges = _cached_edge_table(bins, lo, hi, a.dtype)  # compared in a's own dtype, exactly
+    for g in range(len(bounds) - 1):
+        _kernels.bin_codes(a, edges, lo, bins / (hi - lo), int(bounds[g]), int(bounds[g + 1]), dtype == np.float32, out[g])
+    code, top = out[0], bins ** int(bounds[1] - bounds[0])
+    for g in range(1, len(bounds) - 1):
+        step = bins ** int(bounds[g + 1] - bounds[g])
         if top * step >= _INT64_LIMIT:
             code, top = _compact(code)
-        code = code * step + group_codes[g]
+        code = code * step + out[g]
         top *= step
     return code, top
 
@@ -223,9 +187,9 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
         a = a[:, None]
     width = hi - lo
     if a.dtype in (np.float32, np.float64) and a.size and math.isfinite(width) and width * 1e-300 > 0:
-        dtype = _compute_dtype(bins, lo, hi)
+        dtype = _compute_dtype(bins, lo, hi, a.dtype)
         if dtype is not None:
-            return _binned_codes_blocked(a, bins, lo, hi, dtype)
+            return _binned_codes_compiled(a, bins, lo, hi, dtype)
     return _binned_codes_columns(a, bins, lo, hi)
 
 
@@ -254,7 +218,8 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     """Occurrences of each distinct value of ``codes`` (in no particular order).
 
     ``top``, when given, bounds the codes (``0..top-1``): small ranges are counted with
-    ``np.bincount``, others by sorting and measuring runs.
+    ``np.bincount``, larger ones with a compiled hash table (one pass); without a bound the
+    codes are sorted and runs measured.
     """
     n = len(codes)
     if n == 0:
@@ -262,14 +227,9 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     if top is not None and top <= 8 * n + 1024:
         counts = np.bincount(codes, minlength=0)
         return counts[counts > 0]
-    # Sort in the narrowest type that holds the codes exactly (int32 and float64 sort faster
-    # than int64 with numpy's SIMD sorts); only equality of neighbours is used afterwards.
-    if top is not None and top <= 2**31:
-        s = np.sort(codes.astype(np.int32))
-    elif top is not None and top <= _FLOAT_EXACT:
-        s = np.sort(codes.astype(np.float64))
-    else:
-        s = np.sort(codes)
+    if top is not None:
+        return _kernels.distinct_counts(np.ascontiguousarray(codes, dtype=np.int64))
+    s = np.sort(codes)
     change = np.empty(n + 1, bool)
     change[0] = change[-1] = True
     np.not_equal(s[1:], s[:-1], out=change[1:-1])

@@ -1,0 +1,442 @@
+"""Compiled (numba) kernels: neighbour searches for the k-NN estimators, row codes for binning.
+
+Every kernel computes max-norm distances exactly as scipy does (``max_c |a_c - b_c|`` in
+float64: one subtraction and an exact ``abs``/``max`` per coordinate), so k-th neighbour
+distances and strict-ball counts equal those of :class:`scipy.spatial.cKDTree` bit for bit; the
+tests check this against the tree and brute-force paths.
+
+The kernels release the GIL and work on a range of rows, so :mod:`infoplane.estimators.knn` runs
+row blocks on a thread pool (one thread per available core) without numba's own threading layer.
+
+* ``strip``: rows grouped in strips of about 1.5 sqrt(n) by the first coordinate, sorted by
+  the second inside each strip; a query visits strips outwards and walks each from a binary
+  search while the gap in those two coordinates is below its current k-th distance (low joint
+  dimension). One-dimensional counts use a binary search on the sorted values.
+* ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
+  the k-th joint distance selected on the fly and both marginal counts taken in the same pass
+  (high joint dimension; no n x n matrix is formed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "bin_codes",
+    "fused_ksg_rows",
+    "sorted_count_rows",
+    "strip_count_rows",
+    "strip_ksg_1d_rows",
+    "strip_kth_rows",
+    "strip_order",
+]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _insert(best: np.ndarray, d: float) -> float:
+    """Insert d into the ascending array ``best`` (dropping its last entry); return the new last."""
+    p = best.shape[0] - 1
+    while p > 0 and best[p - 1] > d:
+        best[p] = best[p - 1]
+        p -= 1
+    best[p] = d
+    return best[best.shape[0] - 1]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _max_abs_diff(z: np.ndarray, a: int, b: int) -> float:
+    d = abs(z[a, 0] - z[b, 0])
+    for c in range(1, z.shape[1]):
+        v = abs(z[a, c] - z[b, c])
+        if v > d:
+            d = v
+    return d
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _count_sorted(s: np.ndarray, i: int, ri: float) -> int:
+    """``#{j : |s_j - s_i| < ri}`` for ascending s: branch-free binary searches on the exact
+    predicates ``s_i - s_j < ri`` (j <= i) and ``s_j - s_i < ri`` (j >= i), each monotone on its
+    side of i."""
+    if not ri > 0.0:
+        return 0
+    n = s.shape[0]
+    x0 = s[i]
+    # lo = first j in [0, i] with x0 - s[j] < ri (the predicate "far" holds on a prefix)
+    base = 0
+    ln = i + 1
+    while ln > 1:
+        half = ln >> 1
+        base = base + half if x0 - s[base + half] >= ri else base
+        ln -= half
+    lo = base + (1 if x0 - s[base] >= ri else 0)
+    # hi = first j in [i, n) with s[j] - x0 >= ri (n if none)
+    base = i
+    ln = n - i
+    while ln > 1:
+        half = ln >> 1
+        base = base + half if s[base + half] - x0 < ri else base
+        ln -= half
+    hi = base + (1 if s[base] - x0 < ri else 0)
+    return hi - lo
+
+
+@njit(nogil=True, cache=True)
+def sorted_count_rows(s: np.ndarray, r: np.ndarray, start: int, stop: int, out: np.ndarray) -> None:
+    """``#{j : |s_j - s_i| < r_i}`` (self included when r_i > 0) for i in start..stop.
+
+    s : (n,) float64 ascending; r : (n,) radii in the same order.
+    """
+    for i in range(start, stop):
+        out[i] = _count_sorted(s, i, r[i])
+
+
+@njit(nogil=True, cache=True)
+def _marginal_row(at: np.ndarray, i: int, buf: np.ndarray) -> None:
+    """buf[j] = max_c |at[c, j] - at[c, i]| for all j (at: (d, n), C-contiguous)."""
+    n = at.shape[1]
+    v = at[0, i]
+    for j in range(n):
+        buf[j] = abs(at[0, j] - v)
+    for c in range(1, at.shape[0]):
+        v = at[c, i]
+        for j in range(n):
+            a = abs(at[c, j] - v)
+            buf[j] = a if a > buf[j] else buf[j]
+
+
+@njit(nogil=True, cache=True)
+def fused_ksg_rows(
+    xt: np.ndarray,
+    yt: np.ndarray,
+    k: int,
+    start: int,
+    stop: int,
+    eps: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+) -> None:
+    """KSG-1 statistics of rows start..stop by brute force.
+
+    xt : (dx, n), yt : (dy, n) float64 C-contiguous (the transposed samples). Writes ``eps[i]``
+    (k-th neighbour joint max-norm distance) and ``nx[i]``, ``ny[i]`` (other samples strictly
+    closer than ``eps[i]`` in each marginal).
+    """
+    n = xt.shape[1]
+    bx = np.empty(n)
+    by = np.empty(n)
+    best = np.empty(k + 1)
+    for i in range(start, stop):
+        _marginal_row(xt, i, bx)
+        _marginal_row(yt, i, by)
+        best[:] = np.inf
+        kth = np.inf
+        for j in range(n):
+            d = bx[j] if bx[j] > by[j] else by[j]
+            if d < kth:
+                kth = _insert(best, d)
+        cx = 0
+        cy = 0
+        for j in range(n):
+            cx += bx[j] < kth
+            cy += by[j] < kth
+        eps[i] = kth
+        nx[i] = cx - 1
+        ny[i] = cy - 1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _search_first_ge(a: np.ndarray, lo: int, hi: int, v: float) -> int:
+    """First index in [lo, hi) with a[index] >= v (hi if none); a ascending on that range.
+    Branch-free (a conditional move per halving step)."""
+    if hi <= lo:
+        return lo
+    base = lo
+    ln = hi - lo
+    while ln > 1:
+        half = ln >> 1
+        base = base + half if a[base + half] < v else base
+        ln -= half
+    return base + (1 if a[base] < v else 0)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _strip_visit(
+    zp: np.ndarray, ys: np.ndarray, a: int, b: int, i: int, best: np.ndarray, kth: float
+) -> float:
+    """Offer rows a..b of one strip (sorted by column 1, ``ys = zp[:, 1]``) to row i's k-best."""
+    y0 = ys[i]
+    p = _search_first_ge(ys, a, b, y0)
+    j = p - 1
+    while j >= a and y0 - ys[j] < kth:
+        d = _max_abs_diff(zp, i, j)
+        if d < kth:
+            kth = _insert(best, d)
+        j -= 1
+    j = p
+    while j < b and ys[j] - y0 < kth:
+        d = _max_abs_diff(zp, i, j)
+        if d < kth:
+            kth = _insert(best, d)
+        j += 1
+    return kth
+
+
+@njit(nogil=True, cache=True)
+def strip_kth_rows(
+    zp: np.ndarray,
+    ys: np.ndarray,
+    strip: int,
+    xmin: np.ndarray,
+    xmax: np.ndarray,
+    k: int,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+) -> None:
+    """k-th neighbour max-norm distance (self excluded) of rows start..stop of ``zp``.
+
+    zp : (n, d >= 2) float64, ys = zp[:, 1] contiguous. Rows are grouped in strips of ``strip``
+    consecutive rows by ascending column 0 (strip s spans ``xmin[s]..xmax[s]`` in column 0) and
+    sorted by column 1 inside each strip. The row's own strip is searched first, then strips to
+    the left and to the right while their gap in column 0 is below the current k-th distance;
+    inside a strip rows are walked outwards in column 1 from a binary search while that gap is
+    below the k-th distance. Writes ``out[start:stop]``.
+    """
+    n = zp.shape[0]
+    ns = xmin.shape[0]
+    best = np.empty(k + 1)
+    for i in range(start, stop):
+        for q in range(k + 1):
+            best[q] = np.inf
+        x0 = zp[i, 0]
+        s0 = i // strip
+        kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
+        s = s0 - 1
+        while s >= 0 and x0 - xmax[s] < kth:
+            kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
+            s -= 1
+        s = s0 + 1
+        while s < ns and xmin[s] - x0 < kth:
+            kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
+            s += 1
+        out[i] = kth
+
+
+@njit(nogil=True, cache=True)
+def strip_count_rows(
+    zp: np.ndarray,
+    ys: np.ndarray,
+    strip: int,
+    xmin: np.ndarray,
+    xmax: np.ndarray,
+    r: np.ndarray,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+) -> None:
+    """``#{j : ||z_j - z_i||_inf < r_i}`` (self included when r_i > 0) for rows start..stop.
+
+    Same strip layout as :func:`strip_kth_rows`; ``r`` in the same (strip) order.
+    """
+    n = zp.shape[0]
+    ns = xmin.shape[0]
+    for i in range(start, stop):
+        x0 = zp[i, 0]
+        ri = r[i]
+        c = 0
+        s0 = i // strip
+        s = s0
+        while s >= 0 and (s == s0 or x0 - xmax[s] < ri):
+            c += _strip_count(zp, ys, s * strip, min(n, (s + 1) * strip), i, ri)
+            s -= 1
+        s = s0 + 1
+        while s < ns and xmin[s] - x0 < ri:
+            c += _strip_count(zp, ys, s * strip, min(n, (s + 1) * strip), i, ri)
+            s += 1
+        out[i] = c
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _strip_count(zp: np.ndarray, ys: np.ndarray, a: int, b: int, i: int, ri: float) -> int:
+    y0 = ys[i]
+    p = _search_first_ge(ys, a, b, y0)
+    c = 0
+    j = p - 1
+    while j >= a and y0 - ys[j] < ri:
+        if _max_abs_diff(zp, i, j) < ri:
+            c += 1
+        j -= 1
+    j = p
+    while j < b and ys[j] - y0 < ri:
+        if _max_abs_diff(zp, i, j) < ri:
+            c += 1
+        j += 1
+    return c
+
+
+@njit(nogil=True, cache=True)
+def strip_order(ox: np.ndarray, y: np.ndarray, strip: int) -> np.ndarray:
+    """Permutation grouping rows in strips of ``strip`` by ascending x, each sorted by y.
+
+    ox : (n,) int64, the rows by ascending x (``argsort(x)``); y : (n,) float64. Ties in y are
+    ordered by numpy's quicksort (deterministic); the searches never depend on their order.
+    """
+    n = ox.shape[0]
+    perm = np.empty(n, dtype=np.int64)
+    for a in range(0, n, strip):
+        b = min(n, a + strip)
+        idx = ox[a:b]
+        oy = np.argsort(y[idx])
+        for q in range(b - a):
+            perm[a + q] = idx[oy[q]]
+    return perm
+
+
+@njit(nogil=True, cache=True)
+def strip_ksg_1d_rows(
+    zp: np.ndarray,
+    ys: np.ndarray,
+    strip: int,
+    xmin: np.ndarray,
+    xmax: np.ndarray,
+    k: int,
+    perm: np.ndarray,
+    sx: np.ndarray,
+    rank_x: np.ndarray,
+    sy: np.ndarray,
+    rank_y: np.ndarray,
+    start: int,
+    stop: int,
+    eps: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+) -> None:
+    """KSG-1 statistics for one-dimensional x and y in one pass, rows start..stop of ``zp``.
+
+    zp = [x, y][perm] in the strip layout of :func:`strip_kth_rows`; sx, sy : x and y sorted
+    ascending; rank_x[r], rank_y[r] : position of row r in them. Writes eps, nx, ny at the
+    original row ``perm[i]``.
+    """
+    n = zp.shape[0]
+    ns = xmin.shape[0]
+    best = np.empty(k + 1)
+    for i in range(start, stop):
+        for q in range(k + 1):
+            best[q] = np.inf
+        x0 = zp[i, 0]
+        s0 = i // strip
+        kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
+        s = s0 - 1
+        while s >= 0 and x0 - xmax[s] < kth:
+            kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
+            s -= 1
+        s = s0 + 1
+        while s < ns and xmin[s] - x0 < kth:
+            kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
+            s += 1
+        r = perm[i]
+        eps[r] = kth
+        nx[r] = _count_sorted(sx, rank_x[r], kth) - 1
+        ny[r] = _count_sorted(sy, rank_y[r], kth) - 1
+
+
+
+
+@njit(nogil=True, cache=True)
+def bin_codes(
+    a: np.ndarray, edges: np.ndarray, lo: float, scale: float, c0: int, c1: int, compute32: bool, out: np.ndarray
+) -> None:
+    """Mixed-radix code of columns c0..c1 of every row of ``a`` on fixed-width bins.
+
+    a : (n, d) float32/float64; edges : (bins + 1,) padded edges ``-inf, interior..., +inf`` in
+    a's dtype, each interior edge rounded up to that dtype, so that ``v >= edges[i]`` exactly
+    when ``v`` is at least the float64 edge (``binning._edge_table``); ``scale = bins / (hi -
+    lo)``; out : (n,) int64, ``sum_c idx_c * bins**(c1 - 1 - c)`` (the caller keeps it in int64).
+
+    The bin of ``v`` is the arithmetic guess ``floor((v - lo) * scale)`` clipped to
+    ``0..bins-1`` (computed in float32 when ``compute32``, else float64) corrected by one step
+    against the edges. The caller guarantees the guess is at most one bin off (rounding bound of
+    ``binning._near_edge_band`` far below one bin), so the result is exactly the bin
+    ``np.digitize`` gives with the float64 interior edges.
+    """
+    if compute32:
+        _bin_codes32(a, edges, np.float32(lo), np.float32(scale), c0, c1, out)
+    else:
+        _bin_codes64(a, edges, lo, scale, c0, c1, out)
+
+
+@njit(nogil=True, cache=True)
+def _bin_codes32(a, edges, lo, scale, c0, c1, out):  # noqa: ANN001, ANN202 - see bin_codes
+    bins = edges.shape[0] - 1
+    half, top = np.float32(0.5), np.float32(bins - 0.5)
+    for r in range(a.shape[0]):
+        code = 0
+        for c in range(c0, c1):
+            v = a[r, c]
+            t = (np.float32(v) - lo) * scale
+            t = t if t >= half else half  # also NaN (no bin; callers reject it)
+            t = t if t <= top else top
+            idx = np.int64(t)
+            idx -= v < edges[idx]
+            idx += v >= edges[idx + 1]
+            code = code * bins + idx
+        out[r] = code
+
+
+@njit(nogil=True, cache=True)
+def _bin_codes64(a, edges, lo, scale, c0, c1, out):  # noqa: ANN001, ANN202 - see bin_codes
+    bins = edges.shape[0] - 1
+    top = bins - 0.5
+    for r in range(a.shape[0]):
+        code = 0
+        for c in range(c0, c1):
+            v = a[r, c]
+            t = (np.float64(v) - lo) * scale
+            t = t if t >= 0.5 else 0.5
+            t = t if t <= top else top
+            idx = np.int64(t)
+            idx -= v < edges[idx]
+            idx += v >= edges[idx + 1]
+            code = code * bins + idx
+        out[r] = code
+
+
+@njit(nogil=True, cache=True)
+def distinct_counts(codes: np.ndarray) -> np.ndarray:
+    """Occurrences of each distinct value of non-negative int64 ``codes`` (n,), in no particular
+    order: one pass with an open-addressing hash table (Fibonacci hashing, linear probing) of at
+    least 2n slots, instead of sorting."""
+    n = codes.shape[0]
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    keys = np.full(size, -1, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    shift = np.uint64(64 - bits)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    m = 0
+    for i in range(n):
+        c = codes[i]
+        h = np.int64((np.uint64(c) * golden) >> shift)
+        while True:
+            k = keys[h]
+            if k == c:
+                counts[h] += 1
+                break
+            if k == -1:
+                keys[h] = c
+                counts[h] = 1
+                m += 1
+                break
+            h = (h + 1) & mask
+    out = np.empty(m, dtype=np.int64)
+    j = 0
+    for h in range(size):
+        if keys[h] != -1:
+            out[j] = counts[h]
+            j += 1
+    return out
