@@ -1,4 +1,5 @@
-"""Compiled (numba) kernels: neighbour searches for the k-NN estimators, row codes for binning.
+"""Compiled (numba) kernels: neighbour searches for the k-NN estimators; row codes, counts and
+plug-in entropies for binning.
 
 Every kernel computes max-norm distances exactly as scipy does (``max_c |a_c - b_c|`` in
 float64: one subtraction and an exact ``abs``/``max`` per coordinate), so k-th neighbour
@@ -24,7 +25,10 @@ from numba import njit
 
 __all__ = [
     "bin_codes",
+    "distinct_counts",
     "fused_ksg_rows",
+    "is_arange",
+    "plugin_entropy",
     "sorted_count_rows",
     "strip_count_rows",
     "strip_ksg_1d_rows",
@@ -440,3 +444,36 @@ def distinct_counts(codes: np.ndarray) -> np.ndarray:
             out[j] = counts[h]
             j += 1
     return out
+
+
+@njit(nogil=True, cache=True)
+def plugin_entropy(counts: np.ndarray) -> float:
+    """Plug-in entropy in nats of positive counts, ``log N - (1/N) sum_c n_c log n_c``.
+
+    The sum runs over the histogram of the counts (how many symbols occur m times) in ascending
+    m, so the result does not depend on the order of ``counts`` (how symbols are numbered).
+    """
+    total = 0
+    top = 0
+    for c in counts:
+        total += c
+        top = max(top, c)
+    if total == 0:
+        return 0.0
+    mult = np.zeros(top + 1, dtype=np.int64)
+    for c in counts:
+        mult[c] += 1
+    s = 0.0
+    for m in range(2, top + 1):  # counts of 1 contribute 1 log 1 = 0
+        if mult[m]:
+            s += mult[m] * m * np.log(m)
+    return np.log(total) - s / total
+
+
+@njit(nogil=True, cache=True)
+def is_arange(col: np.ndarray) -> bool:
+    """True when the integer column (n,) is exactly 0, 1, ..., n-1."""
+    for i in range(col.shape[0]):
+        if col[i] != i:
+            return False
+    return True

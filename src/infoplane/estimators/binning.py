@@ -110,6 +110,7 @@ def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(
     return 8 * float(np.finfo(dtype).eps) * bins * (max(abs(lo), abs(hi)) / (hi - lo) + 1.0)
 
 
+@functools.lru_cache(maxsize=256)
 def _compute_dtype(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.dtype | None:
     """The dtype the arithmetic bin guess of ``dtype`` input is computed in: the input's own
     (no conversion) when its rounding band is far below one bin, else float64 when that one is,
@@ -238,20 +239,11 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
 
 
 def _entropy_from_counts(counts: np.ndarray) -> float:
-    """Plug-in entropy (nats) of positive counts: ``log N - (1/N) sum_c n_c log n_c``.
-
-    The sum runs over the histogram of the counts (how many symbols occur m times), so the
-    result does not depend on the order of ``counts``, i.e. on how symbols are numbered.
-    """
-    total = int(counts.sum())
-    if total == 0:
+    """Plug-in entropy (nats) of positive counts: ``log N - (1/N) sum_c n_c log n_c``,
+    independent of the order of ``counts`` (see :func:`infoplane.estimators._kernels.plugin_entropy`)."""
+    if len(counts) == 0:
         return 0.0
-    multiplicity = np.bincount(counts)
-    m = np.flatnonzero(multiplicity[2:]) + 2  # counts of 1 contribute 1 log 1 = 0
-    if len(m) == 0:
-        return math.log(total)
-    mf = m.astype(np.float64)
-    return float(math.log(total) - np.dot(multiplicity[m] * mf, np.log(mf)) / total)
+    return float(_kernels.plugin_entropy(np.ascontiguousarray(counts, dtype=np.int64)))
 
 
 def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
@@ -277,7 +269,7 @@ def _distinct_ids(a: np.ndarray) -> bool:
         return False
     col = a[:, 0]
     n = len(col)
-    if n and col[0] == 0 and col[-1] == n - 1 and np.array_equal(col, np.arange(n)):
+    if n and col[0] == 0 and col[-1] == n - 1 and _kernels.is_arange(col):
         return True  # the common case: ids 0..n-1 in order
     lo, hi = int(col.min()), int(col.max())
     if hi - lo + 1 < n:
