@@ -170,6 +170,15 @@ def test_compiled_binning_equals_column_reference(dtype, bins, lo, hi, width):
     assert np.array_equal(_compact(binned_codes(a, bins, (lo, hi))[0])[0], _compact(ref)[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_digitize_and_codes_keep_infinities_in_the_end_bins(dtype):
+    v = np.array([np.inf, -np.inf, 1e30, -1e30, 0.0, 1.0, -1.0], dtype=dtype)
+    ref = np.digitize(v, np.linspace(-1, 1, 31)[1:-1])  # [29, 0, 29, 0, 15, 29, 0]
+    assert np.array_equal(digitize(v, 30, (-1, 1)), ref)
+    codes, top = binned_codes(v[:, None], 30, (-1, 1))
+    assert np.array_equal(codes, ref) and top == 30
+
+
 @pytest.mark.parametrize("width,bins", [(3, 4), (12, 30), (30, 30)])  # (30, 30): 30**30 > int64
 def test_binning_codes_match_dict_reference(width, bins):
     rng = np.random.default_rng(width)

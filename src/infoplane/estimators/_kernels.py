@@ -354,9 +354,10 @@ def bin_codes(
 ) -> None:
     """Mixed-radix code of columns c0..c1 of every row of ``a`` on fixed-width bins.
 
-    a : (n, d) float32/float64; edges : (bins + 1,) padded edges ``-inf, interior..., +inf`` in
+    a : (n, d) float32/float64; edges : (bins + 1,) padded edges ``-inf, interior..., NaN`` in
     a's dtype, each interior edge rounded up to that dtype, so that ``v >= edges[i]`` exactly
-    when ``v`` is at least the float64 edge (``binning._edge_table``); ``scale = bins / (hi -
+    when ``v`` is at least the float64 edge (``binning._edge_table``; nothing is at or above the
+    NaN, so +inf stays in the last bin); ``scale = bins / (hi -
     lo)``; out : (n,) int64, ``sum_c idx_c * bins**(c1 - 1 - c)`` (the caller keeps it in int64).
 
     The bin of ``v`` is the arithmetic guess ``floor((v - lo) * scale)`` clipped to

@@ -46,15 +46,16 @@ def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _edge_table(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.ndarray:
-    """Padded edges ``E[0..bins]`` (``E[0] = -inf``, ``E[bins] = +inf``, interior edges those of
+    """Padded edges ``E[0..bins]`` (``E[0] = -inf``, ``E[bins] = NaN``, interior edges those of
     ``np.linspace(lo, hi, bins + 1)``) in ``dtype``, such that for every value ``v`` of that
     dtype ``v >= E[i]`` exactly when ``v >= edge_i`` in float64 (each interior edge is rounded
-    up to the nearest representable value)."""
+    up to the nearest representable value). No value compares below ``E[0]`` or at or above
+    ``E[bins]`` (not even +-inf), so a one-step fix-up never leaves the bins."""
     with np.errstate(over="ignore"):
         finite_width = np.isfinite(hi - lo)
     # A range wider than the float64 maximum (e.g. +-1e308): build the edges at half scale.
     e = np.linspace(lo, hi, bins + 1) if finite_width else 2 * np.linspace(lo / 2, hi / 2, bins + 1)
-    e[0], e[-1] = -np.inf, np.inf
+    e[0], e[-1] = -np.inf, np.nan
     if dtype == np.float64:
         return e
     with np.errstate(over="ignore"):
