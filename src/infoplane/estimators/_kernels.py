@@ -350,7 +350,14 @@ def strip_ksg_1d_rows(
 
 @njit(nogil=True, cache=True)
 def bin_codes(
-    a: np.ndarray, edges: np.ndarray, lo: float, scale: float, c0: int, c1: int, compute32: bool, out: np.ndarray
+    a: np.ndarray,
+    edges: np.ndarray,
+    lo: float,
+    scale: float,
+    c0: int,
+    c1: int,
+    compute32: bool,
+    out: np.ndarray,
 ) -> None:
     """Mixed-radix code of columns c0..c1 of every row of ``a`` on fixed-width bins.
 

@@ -156,7 +156,8 @@ def _binned_codes_compiled(
     out = np.empty((len(bounds) - 1, n), np.int64)
     edges = _cached_edge_table(bins, lo, hi, a.dtype)  # compared in a's own dtype, exactly
     for g in range(len(bounds) - 1):
-        _kernels.bin_codes(a, edges, lo, bins / (hi - lo), int(bounds[g]), int(bounds[g + 1]), dtype == np.float32, out[g])
+        c0, c1 = int(bounds[g]), int(bounds[g + 1])
+        _kernels.bin_codes(a, edges, lo, bins / (hi - lo), c0, c1, dtype == np.float32, out[g])
     code, top = out[0], bins ** int(bounds[1] - bounds[0])
     for g in range(1, len(bounds) - 1):
         step = bins ** int(bounds[g + 1] - bounds[g])

@@ -63,17 +63,23 @@ def _auto_ksg_backend(n: int, dim: int) -> str:
     limit = next(d for n_max, d in STRIP_UP_TO_DIM if n <= n_max)
     return "strip" if dim <= limit else "fused"
 
+
 _BLOCK_BYTES = 2**21  # rows per block = _BLOCK_BYTES // n  (a few (rows x n) float64 arrays)
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _n_threads() -> int:
     """Threads for the row-block pools: the cores this process may use, capped by
     ``OMP_NUM_THREADS`` when set (Snakemake sets it to a job's ``threads``; Dask workers of
     :func:`infoplane.analysis.local_client` get 1)."""
-    try:
-        cores = max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        cores = max(1, os.cpu_count() or 1)
+    cores = _cores()
     try:
         cap = int(os.environ.get("OMP_NUM_THREADS", ""))
     except ValueError:
@@ -194,11 +200,7 @@ def _pool() -> ThreadPoolExecutor:
     (re-created after a fork); callers submit at most :func:`_n_threads` tasks at a time."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
-        try:
-            cores = max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - non-Linux
-            cores = max(1, os.cpu_count() or 1)
-        _POOL = (os.getpid(), ThreadPoolExecutor(cores, thread_name_prefix="infoplane-knn"))
+        _POOL = (os.getpid(), ThreadPoolExecutor(_cores(), thread_name_prefix="infoplane-knn"))
     return _POOL[1]
 
 
@@ -295,7 +297,9 @@ def _ksg_strip(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
         )
         return eps, nx, ny
     es = np.empty(n)
-    _run_kernel(lambda b, e: _kernels.strip_kth_rows(st.zp, st.ys, st.size, st.xmin, st.xmax, k, b, e, es), n, 1000)
+    _run_kernel(
+        lambda b, e: _kernels.strip_kth_rows(st.zp, st.ys, st.size, st.xmin, st.xmax, k, b, e, es), n, 1000
+    )
     eps = st.to_rows(es)
     # column 0 of the joint is x's first column: its sort is reused for a one-dimensional x
     return eps, _count_strict_fast(x, eps, st.order0) - 1, _count_strict_fast(y, eps) - 1
