@@ -63,6 +63,35 @@ def test_gaussian_closed_form(method, dx, dy, rho, tol):
     assert abs(est - true) < tol, (est, true)
 
 
+@pytest.mark.parametrize("dim,nats,tol_bits", [(2, 5.0, 0.15), (5, 5.0, 0.5), (5, 2.0, 0.4)])
+def test_kl_joint_whitening_at_high_mi(dim, nats, tol_bits):
+    """Correlated Gaussians, n = 5000, MI split over dim coordinate pairs: estimating H(X, Y) on
+    the jointly whitened sample removes most of KL's high-MI bias (measured: 5x5 at 5 nats,
+    'joint' 4.79 nats, per-side whitening 3.65); tolerances are the stated per-case bounds."""
+    from infoplane.synthetic import correlated_gaussian
+
+    bits = nats / math.log(2)
+    x, y = correlated_gaussian(5000, dim, bits, 0)[:2]
+    joint = mutual_information(x, y, method="kl", whiten="joint")
+    per_side = mutual_information(x, y, method="kl", whiten=True)
+    assert abs(joint - bits) < tol_bits, (joint, bits)
+    assert abs(joint - bits) < abs(per_side - bits)
+
+
+def test_kl_joint_whitening_with_labels():
+    # classes with different covariances: per-class whitening is an exact identity, so the
+    # estimate stays close to the per-side one and to H(Y) for well separated classes
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 4000)
+    noise = rng.standard_normal((4000, 2)) * (1.0 + 0.3 * y[:, None])  # class-dependent scale
+    x = 10.0 * y[:, None] + noise @ np.array([[1.0, 0.8], [0.0, 0.6]])
+    joint = mutual_information(x, y, method="kl", whiten="joint")
+    assert abs(joint - 2.0) < 0.1
+    assert abs(joint - mutual_information(x, y, method="kl")) < 0.1
+    with pytest.raises(ValueError, match="whiten must be True, False or 'joint'"):
+        get_estimator("kl", whiten="both")
+
+
 def test_entropy_kl_gaussian():
     x = np.random.default_rng(3).standard_normal((5000, 2)) * [1.0, 3.0]
     true = 0.5 * math.log2((2 * math.pi * math.e) ** 2 * 9.0)

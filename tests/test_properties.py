@@ -185,7 +185,9 @@ def network_configs(draw) -> dict:
         st.fixed_dictionaries({"name": st.just("kde"), "noise_variance": st.floats(1e-6, 1.0),
                                "bound": st.sampled_from(["upper", "lower"])}),
         st.fixed_dictionaries({"name": st.just("ksg"), "k": st.integers(1, 10), "seed": st.integers(0, 99)}),
-        st.fixed_dictionaries({"name": st.just("kl"), "k": st.integers(1, 10), "whiten": st.booleans()}),
+        st.fixed_dictionaries(
+            {"name": st.just("kl"), "k": st.integers(1, 10), "whiten": st.sampled_from([True, False, "joint"])}
+        ),
     ]
     ests = draw(st.lists(st.one_of(est_choices), min_size=1, max_size=3))
     for i, e in enumerate(ests):
