@@ -193,6 +193,30 @@ def _strip_visit(
     return kth
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _strip_kth(
+    zp: np.ndarray, ys: np.ndarray, strip: int, xmin: np.ndarray, xmax: np.ndarray, i: int, best: np.ndarray
+) -> float:
+    """The k-th neighbour distance of row i (k + 1 = len(best), self included at distance 0):
+    its own strip first, then strips to the left and right while their gap in column 0 is
+    below the current k-th distance."""
+    n = zp.shape[0]
+    ns = xmin.shape[0]
+    best[:] = np.inf
+    x0 = zp[i, 0]
+    s0 = i // strip
+    kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
+    s = s0 - 1
+    while s >= 0 and x0 - xmax[s] < kth:
+        kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
+        s -= 1
+    s = s0 + 1
+    while s < ns and xmin[s] - x0 < kth:
+        kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
+        s += 1
+    return kth
+
+
 @njit(nogil=True, cache=True)
 def strip_kth_rows(
     zp: np.ndarray,
@@ -214,24 +238,9 @@ def strip_kth_rows(
     inside a strip rows are walked outwards in column 1 from a binary search while that gap is
     below the k-th distance. Writes ``out[start:stop]``.
     """
-    n = zp.shape[0]
-    ns = xmin.shape[0]
     best = np.empty(k + 1)
     for i in range(start, stop):
-        for q in range(k + 1):
-            best[q] = np.inf
-        x0 = zp[i, 0]
-        s0 = i // strip
-        kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
-        s = s0 - 1
-        while s >= 0 and x0 - xmax[s] < kth:
-            kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
-            s -= 1
-        s = s0 + 1
-        while s < ns and xmin[s] - x0 < kth:
-            kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
-            s += 1
-        out[i] = kth
+        out[i] = _strip_kth(zp, ys, strip, xmin, xmax, i, best)
 
 
 @njit(nogil=True, cache=True)
@@ -329,29 +338,13 @@ def strip_ksg_1d_rows(
     ascending; rank_x[r], rank_y[r] : position of row r in them. Writes eps, nx, ny at the
     original row ``perm[i]``.
     """
-    n = zp.shape[0]
-    ns = xmin.shape[0]
     best = np.empty(k + 1)
     for i in range(start, stop):
-        for q in range(k + 1):
-            best[q] = np.inf
-        x0 = zp[i, 0]
-        s0 = i // strip
-        kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
-        s = s0 - 1
-        while s >= 0 and x0 - xmax[s] < kth:
-            kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
-            s -= 1
-        s = s0 + 1
-        while s < ns and xmin[s] - x0 < kth:
-            kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
-            s += 1
+        kth = _strip_kth(zp, ys, strip, xmin, xmax, i, best)
         r = perm[i]
         eps[r] = kth
         nx[r] = _count_sorted(sx, rank_x[r], kth) - 1
         ny[r] = _count_sorted(sy, rank_y[r], kth) - 1
-
-
 
 
 @njit(nogil=True, cache=True)
