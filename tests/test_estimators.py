@@ -322,6 +322,39 @@ def test_compiled_ksg_backends_equal_tree(n, dx, dy, rounded):
             assert np.array_equal(a, b), f"{backend}: {what} differs from the tree at {np.flatnonzero(a != b)[:5]}"
 
 
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_kth_distance_strip_equals_tree(d):
+    from infoplane.estimators.knn import _kth_distance
+
+    rng = np.random.default_rng(d)
+    z = np.round(rng.standard_normal((2500, d)), 2)  # tied coordinates and distances
+    for k in (1, 5):
+        assert np.array_equal(_kth_distance(z, k, np.inf, "strip"), _kth_distance(z, k, np.inf, "tree"))
+
+
+def test_ksg_with_labels_matches_slow_ross_reference():
+    """The mixed (Ross 2014) estimator against a per-sample numpy transcription of the paper."""
+    from scipy.special import digamma
+
+    from infoplane.estimators.knn import _standardise_jitter
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 400)
+    x = rng.standard_normal((400, 2)) + 0.7 * y[:, None]
+    k = 3
+    c = _standardise_jitter(x, 1e-10, np.random.default_rng(0))
+    n = len(y)
+    terms = []
+    for i in range(n):
+        same = np.flatnonzero(y == y[i])
+        d_same = np.sort(np.abs(c[same] - c[i]).max(axis=1))
+        radius = d_same[k]  # k-th neighbour within the class (index 0 is the sample itself)
+        m = np.count_nonzero(np.abs(c - c[i]).max(axis=1) <= radius) - 1
+        terms.append(digamma(n) - digamma(len(same)) + digamma(k) - digamma(m))
+    ref = float(np.mean(terms)) / math.log(2)
+    assert mutual_information(x, y, method="ksg", k=k) == pytest.approx(ref, abs=1e-12)
+
+
 def test_ksg_without_jitter_on_duplicates_raises():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 5, (600, 1)).astype(float)

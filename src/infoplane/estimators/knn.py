@@ -333,10 +333,25 @@ def ksg_counts(
 
 
 def _kth_distance(z: np.ndarray, k: int, p: float, backend: str = "auto") -> np.ndarray:
-    """Distance (p-norm, p in {2, inf}) from each row to its k-th nearest other row."""
+    """Distance (p-norm, p in {2, inf}) from each row to its k-th nearest other row.
+
+    Max-norm distances in low dimension come from the compiled strip search (one-dimensional z
+    is searched as the pair (z, z), whose max-norm distances are exactly |dz|), bit for bit
+    those of the tree.
+    """
     n, d = z.shape
     if backend == "auto":
-        backend = "brute" if _use_brute(n, d) else "tree"
+        if p == np.inf and d <= STRIP_UP_TO_DIM[-1][1] and n > k:
+            backend = "strip"
+        else:
+            backend = "brute" if _use_brute(n, d) else "tree"
+    if backend == "strip":
+        st = _Strips(np.hstack([z, z]) if d == 1 else z)
+        out = np.empty(n)
+        _run_kernel(
+            lambda b, e: _kernels.strip_kth_rows(st.zp, st.ys, st.size, st.xmin, st.xmax, k, b, e, out), n, 1000
+        )
+        return st.to_rows(out)
     if backend == "tree":
         dist, _ = cKDTree(z, leafsize=32).query(z, k=[k + 1], p=p, workers=-1)
         return dist[:, 0]
@@ -374,9 +389,9 @@ def _mixed_ross(c: np.ndarray, labels: np.ndarray, k: int) -> tuple[float, np.nd
         kc[idx] = kk
         radius[idx] = _kth_distance(c[idx], kk, np.inf)
     # m_i: samples (all labels, self excluded) within distance <= radius (Ross: "including the
-    # k-th neighbour itself")
-    if c.shape[1] == 1:
-        within = _count_strict_1d(c[:, 0], np.nextafter(radius, np.inf))
+    # k-th neighbour itself"), i.e. strictly closer than the next float above the radius
+    if c.shape[1] <= STRIP_UP_TO_DIM[-1][1]:
+        within = _count_strict_fast(c, np.nextafter(radius, np.inf))
     else:
         within = np.asarray(
             cKDTree(c, leafsize=32).query_ball_point(c, radius, p=np.inf, workers=-1, return_length=True),
