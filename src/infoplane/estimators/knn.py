@@ -59,6 +59,10 @@ def _use_brute(n: int, dim: int) -> bool:
 STRIP_UP_TO_DIM = ((1000, 2), (4000, 4), (math.inf, 10))
 
 
+#: Largest dimension any strip search is used for (the last entry of STRIP_UP_TO_DIM).
+_STRIP_MAX_DIM = STRIP_UP_TO_DIM[-1][1]
+
+
 def _auto_ksg_backend(n: int, dim: int) -> str:
     limit = next(d for n_max, d in STRIP_UP_TO_DIM if n <= n_max)
     return "strip" if dim <= limit else "fused"
@@ -239,10 +243,21 @@ class _Strips:
         self.zp = np.ascontiguousarray(a[self.perm])
         self.ys = np.ascontiguousarray(self.zp[:, 1])
         # column-0 range of each strip (rows of a strip are contiguous in x order)
-        x = a[self.perm, 0]
         starts = np.arange(0, n, self.size)
-        self.xmin = np.minimum.reduceat(x, starts)
-        self.xmax = np.maximum.reduceat(x, starts)
+        self.xmin = np.minimum.reduceat(self.zp[:, 0], starts)
+        self.xmax = np.maximum.reduceat(self.zp[:, 0], starts)
+
+    def kth(self, k: int) -> np.ndarray:
+        """k-th neighbour max-norm distance (self excluded) of every row, in row order."""
+        out = np.empty(len(self.perm))
+        _run_kernel(
+            lambda b, e: _kernels.strip_kth_rows(
+                self.zp, self.ys, self.size, self.xmin, self.xmax, k, b, e, out
+            ),
+            len(out),
+            1000,
+        )
+        return self.to_rows(out)
 
     def to_rows(self, v: np.ndarray) -> np.ndarray:
         out = np.empty_like(v)
@@ -296,11 +311,7 @@ def _ksg_strip(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
             1000,
         )
         return eps, nx, ny
-    es = np.empty(n)
-    _run_kernel(
-        lambda b, e: _kernels.strip_kth_rows(st.zp, st.ys, st.size, st.xmin, st.xmax, k, b, e, es), n, 1000
-    )
-    eps = st.to_rows(es)
+    eps = st.kth(k)
     # column 0 of the joint is x's first column: its sort is reused for a one-dimensional x
     return eps, _count_strict_fast(x, eps, st.order0) - 1, _count_strict_fast(y, eps) - 1
 
@@ -341,17 +352,12 @@ def _kth_distance(z: np.ndarray, k: int, p: float, backend: str = "auto") -> np.
     """
     n, d = z.shape
     if backend == "auto":
-        if p == np.inf and d <= STRIP_UP_TO_DIM[-1][1] and n > k:
+        if p == np.inf and d <= _STRIP_MAX_DIM and n > k:
             backend = "strip"
         else:
             backend = "brute" if _use_brute(n, d) else "tree"
     if backend == "strip":
-        st = _Strips(np.hstack([z, z]) if d == 1 else z)
-        out = np.empty(n)
-        _run_kernel(
-            lambda b, e: _kernels.strip_kth_rows(st.zp, st.ys, st.size, st.xmin, st.xmax, k, b, e, out), n, 1000
-        )
-        return st.to_rows(out)
+        return _Strips(np.hstack([z, z]) if d == 1 else z).kth(k)
     if backend == "tree":
         dist, _ = cKDTree(z, leafsize=32).query(z, k=[k + 1], p=p, workers=-1)
         return dist[:, 0]
@@ -390,13 +396,8 @@ def _mixed_ross(c: np.ndarray, labels: np.ndarray, k: int) -> tuple[float, np.nd
         radius[idx] = _kth_distance(c[idx], kk, np.inf)
     # m_i: samples (all labels, self excluded) within distance <= radius (Ross: "including the
     # k-th neighbour itself"), i.e. strictly closer than the next float above the radius
-    if c.shape[1] <= STRIP_UP_TO_DIM[-1][1]:
-        within = _count_strict_fast(c, np.nextafter(radius, np.inf))
-    else:
-        within = np.asarray(
-            cKDTree(c, leafsize=32).query_ball_point(c, radius, p=np.inf, workers=-1, return_length=True),
-            dtype=np.int64,
-        )
+    count = _count_strict_fast if c.shape[1] <= _STRIP_MAX_DIM else _count_strict
+    within = count(c, np.nextafter(radius, np.inf))
     mcount = within - 1
     terms = digamma(n) - digamma(counts[codes]) + digamma(kc) - digamma(mcount)
     return float(terms.mean()), terms
@@ -491,6 +492,16 @@ def _constant(a: np.ndarray) -> bool:
     return bool(np.all(a == a[0]))
 
 
+def _cholesky_whiten(ac: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(L^-1 ac, L)`` for centred samples ``ac`` (n, d) and the Cholesky factor L of their
+    sample covariance; None when the covariance is singular."""
+    try:
+        chol = np.linalg.cholesky(np.atleast_2d(np.cov(ac, rowvar=False)))
+    except np.linalg.LinAlgError:
+        return None
+    return np.linalg.solve(chol, ac.T).T, chol
+
+
 def _whiten(a: np.ndarray) -> np.ndarray:
     """Centre and whiten with the inverse Cholesky factor of the sample covariance.
 
@@ -501,12 +512,8 @@ def _whiten(a: np.ndarray) -> np.ndarray:
     a = a[:, a.std(axis=0) > 0]
     if a.shape[1] == 0:
         return a
-    cov = np.atleast_2d(np.cov(a, rowvar=False))
-    try:
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        return a / a.std(axis=0)
-    return np.linalg.solve(chol, a.T).T
+    white = _cholesky_whiten(a)
+    return a / a.std(axis=0) if white is None else white[0]
 
 
 def _kl_terms_whitened(z: np.ndarray, k: int) -> np.ndarray:
@@ -516,12 +523,11 @@ def _kl_terms_whitened(z: np.ndarray, k: int) -> np.ndarray:
     or the covariance is singular."""
     if z.shape[0] < 2 or np.any(z.std(axis=0) == 0):
         return _kl_terms(z, k)
-    zc = z - z.mean(axis=0)
-    try:
-        chol = np.linalg.cholesky(np.atleast_2d(np.cov(zc, rowvar=False)))
-    except np.linalg.LinAlgError:
+    white = _cholesky_whiten(z - z.mean(axis=0))
+    if white is None:
         return _kl_terms(z, k)
-    return _kl_terms(np.linalg.solve(chol, zc.T).T, k) + float(np.log(np.diag(chol)).sum())
+    w, chol = white
+    return _kl_terms(w, k) + float(np.log(np.diag(chol)).sum())
 
 
 def _kl_terms(z: np.ndarray, k: int) -> np.ndarray:
