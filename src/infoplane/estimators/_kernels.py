@@ -347,6 +347,18 @@ def strip_ksg_1d_rows(
         ny[r] = _count_sorted(sy, rank_y[r], kth) - 1
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _fixed_bin(v: float, t: float, edges: np.ndarray, top: float) -> int:
+    """Bin of value v from its scaled position t: t clipped to [0.5, top], truncated, then one
+    exact comparison with the edges on each side."""
+    t = t if t >= 0.5 else 0.5  # also NaN (no bin; callers reject it)
+    t = t if t <= top else top
+    idx = np.int64(t)
+    idx -= v < edges[idx]
+    idx += v >= edges[idx + 1]
+    return idx
+
+
 @njit(nogil=True, cache=True)
 def bin_codes(
     a: np.ndarray,
@@ -363,8 +375,8 @@ def bin_codes(
     a : (n, d) float32/float64; edges : (bins + 1,) padded edges ``-inf, interior..., NaN`` in
     a's dtype, each interior edge rounded up to that dtype, so that ``v >= edges[i]`` exactly
     when ``v`` is at least the float64 edge (``binning._edge_table``; nothing is at or above the
-    NaN, so +inf stays in the last bin); ``scale = bins / (hi -
-    lo)``; out : (n,) int64, ``sum_c idx_c * bins**(c1 - 1 - c)`` (the caller keeps it in int64).
+    NaN, so +inf stays in the last bin); ``scale = bins / (hi - lo)``; out : (n,) int64,
+    ``sum_c idx_c * bins**(c1 - 1 - c)`` (the caller keeps it in int64).
 
     The bin of ``v`` is the arithmetic guess ``floor((v - lo) * scale)`` clipped to
     ``0..bins-1`` (computed in float32 when ``compute32``, else float64) corrected by one step
@@ -372,45 +384,18 @@ def bin_codes(
     ``binning._near_edge_band`` far below one bin), so the result is exactly the bin
     ``np.digitize`` gives with the float64 interior edges.
     """
-    if compute32:
-        _bin_codes32(a, edges, np.float32(lo), np.float32(scale), c0, c1, out)
-    else:
-        _bin_codes64(a, edges, lo, scale, c0, c1, out)
-
-
-@njit(nogil=True, cache=True)
-def _bin_codes32(a, edges, lo, scale, c0, c1, out):  # noqa: ANN001, ANN202 - see bin_codes
-    bins = edges.shape[0] - 1
-    half, top = np.float32(0.5), np.float32(bins - 0.5)
-    for r in range(a.shape[0]):
-        code = 0
-        for c in range(c0, c1):
-            v = a[r, c]
-            t = (np.float32(v) - lo) * scale
-            t = t if t >= half else half  # also NaN (no bin; callers reject it)
-            t = t if t <= top else top
-            idx = np.int64(t)
-            idx -= v < edges[idx]
-            idx += v >= edges[idx + 1]
-            code = code * bins + idx
-        out[r] = code
-
-
-@njit(nogil=True, cache=True)
-def _bin_codes64(a, edges, lo, scale, c0, c1, out):  # noqa: ANN001, ANN202 - see bin_codes
     bins = edges.shape[0] - 1
     top = bins - 0.5
+    lo32, scale32 = np.float32(lo), np.float32(scale)
     for r in range(a.shape[0]):
         code = 0
         for c in range(c0, c1):
             v = a[r, c]
-            t = (np.float64(v) - lo) * scale
-            t = t if t >= 0.5 else 0.5
-            t = t if t <= top else top
-            idx = np.int64(t)
-            idx -= v < edges[idx]
-            idx += v >= edges[idx + 1]
-            code = code * bins + idx
+            if compute32:  # the float32 product, widened exactly
+                t = np.float64((np.float32(v) - lo32) * scale32)
+            else:
+                t = (np.float64(v) - lo) * scale
+            code = code * bins + _fixed_bin(v, t, edges, top)
         out[r] = code
 
 
