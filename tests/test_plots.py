@@ -411,6 +411,24 @@ def test_synthetic_images(tmp_path):
     assert_figure_files(paths)
 
 
+def test_synthetic_images_draws_the_target_band():
+    from infoplane.synthetic_images import tolerance_band
+
+    table = make_synthetic_images()
+    fig = plots.synthetic_images_figure(table)
+    ax = fig.axes[0]
+    bands = [c for c in ax.collections if c.get_label().startswith("target")]
+    assert len(bands) == 1
+    verts = bands[0].get_paths()[0].vertices
+    top = float(table["true_mi"].max())
+    _, hi = tolerance_band(np.array([top]))
+    assert verts[:, 0].max() == pytest.approx(top)
+    assert verts[:, 1].max() == pytest.approx(hi[0])
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_pdf_is_reproducible(tmp_path):
     metrics = make_metrics(seeds=(0,))
     a = plots.training_curves(metrics, [tmp_path / "a.pdf"])

@@ -240,6 +240,15 @@ def test_summarize_tolerance_rule():
         si.summarize_synthetic(df.drop(columns="estimate"))
 
 
+def test_tolerance_band_edges():
+    # 10% above 1 nat, 0.1 nats below it (where 10% is smaller), in bits
+    true = nats_to_bits(np.array([0.0, 0.5, 1.0, 5.0]))
+    lo, hi = si.tolerance_band(true)
+    half = np.array([0.1, 0.1, 0.1, 0.5])
+    np.testing.assert_allclose(hi - true, nats_to_bits(half), rtol=1e-12)
+    np.testing.assert_allclose(true - lo, nats_to_bits(half), rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("spec", "needle"),
     [

@@ -1126,6 +1126,14 @@ def _identity(ax: plt.Axes, values: np.ndarray) -> None:
     ax.plot([lo, hi], [lo, hi], ls="--", color="0.35", lw=1.0, label="true MI", zorder=1)
 
 
+def _tolerance(ax: plt.Axes, values: np.ndarray) -> None:
+    from infoplane.synthetic_images import tolerance_band
+
+    grid = np.linspace(0.0, float(np.nanmax(values)) if len(values) else 1.0, 200)
+    lo, hi = tolerance_band(grid)
+    ax.fill_between(grid, lo, hi, color="0.85", lw=0, zorder=0, label="target: ±10% or ±0.1 nats")
+
+
 def _nats_axis(ax: plt.Axes) -> None:
     sec = ax.secondary_yaxis(
         "right", functions=(lambda b: bits_to_nats(b), lambda n: nats_to_bits(n))
@@ -1299,6 +1307,7 @@ def synthetic_images_figure(
                 if s.empty:
                     ax.set_axis_off()
                     continue
+                _tolerance(ax, s["true_mi"].to_numpy())
                 _identity(ax, s["true_mi"].to_numpy())
                 for comp in palette:
                     c = s[s["compression"] == comp].sort_values("true_mi")
@@ -1349,8 +1358,11 @@ def synthetic_images(
 
     Panels are image kinds (columns; the title gives the latent dimension) by estimator (rows,
     in table order). The y axis stays near the truth; a compression whose estimate leaves that
-    window is named in the panel with its extreme value. Each compression (``none``, ``pca``, ``ae``, ``latent``) has a fixed colour; the line is the
-    mean over seeds and the band ±1 standard deviation; the dashed identity line is the truth.
+    window is named in the panel with its extreme value. Each compression (``none``, ``pca``,
+    ``ae``, ``latent``) has a fixed colour; the line is the mean over seeds and the band ±1
+    standard deviation; the dashed identity line is the truth and the grey band around it the
+    target (within 10% or 0.1 nats,
+    :func:`infoplane.synthetic_images.tolerance_band`).
 
     Parameters
     ----------
