@@ -329,7 +329,8 @@ def test_kth_distance_strip_equals_tree(d):
     rng = np.random.default_rng(d)
     z = np.round(rng.standard_normal((2500, d)), 2)  # tied coordinates and distances
     for k in (1, 5):
-        assert np.array_equal(_kth_distance(z, k, np.inf, "strip"), _kth_distance(z, k, np.inf, "tree"))
+        for p in (np.inf, 2.0):  # max-norm (KSG) and Euclidean (Kozachenko-Leonenko)
+            assert np.array_equal(_kth_distance(z, k, p, "strip"), _kth_distance(z, k, p, "tree")), (k, p)
 
 
 def test_ksg_with_labels_matches_slow_ross_reference():

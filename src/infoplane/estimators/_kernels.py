@@ -2,9 +2,10 @@
 plug-in entropies for binning.
 
 Every kernel computes max-norm distances exactly as scipy does (``max_c |a_c - b_c|`` in
-float64: one subtraction and an exact ``abs``/``max`` per coordinate), so k-th neighbour
-distances and strict-ball counts equal those of :class:`scipy.spatial.cKDTree` bit for bit; the
-tests check this against the tree and brute-force paths.
+float64: one subtraction and an exact ``abs``/``max`` per coordinate), and squared Euclidean
+distances in the tree's order of additions, so k-th neighbour distances and strict-ball counts
+equal those of :class:`scipy.spatial.cKDTree` bit for bit; the tests check this against the
+tree and brute-force paths.
 
 The kernels release the GIL and work on a range of rows, so :mod:`infoplane.estimators.knn` runs
 row blocks on a thread pool (one thread per available core) without numba's own threading layer.
@@ -12,7 +13,8 @@ row blocks on a thread pool (one thread per available core) without numba's own 
 * ``strip``: rows grouped in strips of about 1.5 sqrt(n) by the first coordinate, sorted by
   the second inside each strip; a query visits strips outwards and walks each from a binary
   search while the gap in those two coordinates is below its current k-th distance (low joint
-  dimension). One-dimensional counts use a binary search on the sorted values.
+  dimension; max-norm for KSG, Euclidean for Kozachenko-Leonenko). One-dimensional counts use a
+  binary search on the sorted values.
 * ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
@@ -62,6 +64,50 @@ def _max_abs_diff(z: np.ndarray, a: int, b: int) -> float:
         if v > d:
             d = v
     return d
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _sq_dist(z: np.ndarray, a: int, b: int) -> float:
+    """Squared Euclidean distance of rows a and b, summed as scipy's cKDTree does (four
+    accumulators over blocks of four coordinates, added left to right, then the rest in order),
+    so its square root equals the tree's distance bit for bit."""
+    d = z.shape[1]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    c = 0
+    while c + 4 <= d:
+        t0 = z[a, c] - z[b, c]
+        t1 = z[a, c + 1] - z[b, c + 1]
+        t2 = z[a, c + 2] - z[b, c + 2]
+        t3 = z[a, c + 3] - z[b, c + 3]
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        c += 4
+    s = a0 + a1 + a2 + a3
+    while c < d:
+        t = z[a, c] - z[b, c]
+        s += t * t
+        c += 1
+    return s
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _dist(z: np.ndarray, a: int, b: int, euclid: bool) -> float:
+    """Squared Euclidean distance when ``euclid``, else the max-norm distance."""
+    return _sq_dist(z, a, b) if euclid else _max_abs_diff(z, a, b)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _gap_below(g: float, kth: float, euclid: bool) -> bool:
+    """Whether a coordinate gap g >= 0 may still hold a point closer than kth (a squared
+    distance when ``euclid``). Exact: a computed squared distance is never below the computed
+    square of any one coordinate's difference (adding non-negative terms never rounds down past
+    either term), and g is never above that difference."""
+    return g * g < kth if euclid else g < kth
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -173,20 +219,20 @@ def _search_first_ge(a: np.ndarray, lo: int, hi: int, v: float) -> int:
 
 @njit(nogil=True, cache=True, inline="always")
 def _strip_visit(
-    zp: np.ndarray, ys: np.ndarray, a: int, b: int, i: int, best: np.ndarray, kth: float
+    zp: np.ndarray, ys: np.ndarray, a: int, b: int, i: int, best: np.ndarray, kth: float, euclid: bool
 ) -> float:
     """Offer rows a..b of one strip (sorted by column 1, ``ys = zp[:, 1]``) to row i's k-best."""
     y0 = ys[i]
     p = _search_first_ge(ys, a, b, y0)
     j = p - 1
-    while j >= a and y0 - ys[j] < kth:
-        d = _max_abs_diff(zp, i, j)
+    while j >= a and _gap_below(y0 - ys[j], kth, euclid):
+        d = _dist(zp, i, j, euclid)
         if d < kth:
             kth = _insert(best, d)
         j -= 1
     j = p
-    while j < b and ys[j] - y0 < kth:
-        d = _max_abs_diff(zp, i, j)
+    while j < b and _gap_below(ys[j] - y0, kth, euclid):
+        d = _dist(zp, i, j, euclid)
         if d < kth:
             kth = _insert(best, d)
         j += 1
@@ -195,24 +241,31 @@ def _strip_visit(
 
 @njit(nogil=True, cache=True, inline="always")
 def _strip_kth(
-    zp: np.ndarray, ys: np.ndarray, strip: int, xmin: np.ndarray, xmax: np.ndarray, i: int, best: np.ndarray
+    zp: np.ndarray,
+    ys: np.ndarray,
+    strip: int,
+    xmin: np.ndarray,
+    xmax: np.ndarray,
+    i: int,
+    best: np.ndarray,
+    euclid: bool,
 ) -> float:
-    """The k-th neighbour distance of row i (k + 1 = len(best), self included at distance 0):
-    its own strip first, then strips to the left and right while their gap in column 0 is
-    below the current k-th distance."""
+    """The k-th neighbour distance of row i (k + 1 = len(best), self included at distance 0;
+    squared when ``euclid``): its own strip first, then strips to the left and right while
+    their gap in column 0 is below the current k-th distance."""
     n = zp.shape[0]
     ns = xmin.shape[0]
     best[:] = np.inf
     x0 = zp[i, 0]
     s0 = i // strip
-    kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf)
+    kth = _strip_visit(zp, ys, s0 * strip, min(n, (s0 + 1) * strip), i, best, np.inf, euclid)
     s = s0 - 1
-    while s >= 0 and x0 - xmax[s] < kth:
-        kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth)
+    while s >= 0 and _gap_below(x0 - xmax[s], kth, euclid):
+        kth = _strip_visit(zp, ys, s * strip, (s + 1) * strip, i, best, kth, euclid)
         s -= 1
     s = s0 + 1
-    while s < ns and xmin[s] - x0 < kth:
-        kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth)
+    while s < ns and _gap_below(xmin[s] - x0, kth, euclid):
+        kth = _strip_visit(zp, ys, s * strip, min(n, (s + 1) * strip), i, best, kth, euclid)
         s += 1
     return kth
 
@@ -228,8 +281,10 @@ def strip_kth_rows(
     start: int,
     stop: int,
     out: np.ndarray,
+    euclid: bool = False,
 ) -> None:
-    """k-th neighbour max-norm distance (self excluded) of rows start..stop of ``zp``.
+    """k-th neighbour distance (self excluded) of rows start..stop of ``zp``: max-norm, or the
+    *squared* Euclidean distance when ``euclid``.
 
     zp : (n, d >= 2) float64, ys = zp[:, 1] contiguous. Rows are grouped in strips of ``strip``
     consecutive rows by ascending column 0 (strip s spans ``xmin[s]..xmax[s]`` in column 0) and
@@ -240,7 +295,7 @@ def strip_kth_rows(
     """
     best = np.empty(k + 1)
     for i in range(start, stop):
-        out[i] = _strip_kth(zp, ys, strip, xmin, xmax, i, best)
+        out[i] = _strip_kth(zp, ys, strip, xmin, xmax, i, best, euclid)
 
 
 @njit(nogil=True, cache=True)
@@ -340,7 +395,7 @@ def strip_ksg_1d_rows(
     """
     best = np.empty(k + 1)
     for i in range(start, stop):
-        kth = _strip_kth(zp, ys, strip, xmin, xmax, i, best)
+        kth = _strip_kth(zp, ys, strip, xmin, xmax, i, best, False)
         r = perm[i]
         eps[r] = kth
         nx[r] = _count_sorted(sx, rank_x[r], kth) - 1
