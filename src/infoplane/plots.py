@@ -1281,6 +1281,7 @@ def synthetic_images_figure(
     """Build the synthetic-images figure (see :func:`synthetic_images`)."""
     df = _load_table(table, SYNTHETIC_IMAGES_COLUMNS, "synthetic-images table")
     _numeric(df, ["latent_dim", "true_mi", "n", "seed", "estimate"], "synthetic-images table")
+    df = df[np.isfinite(df["estimate"])]  # NaN: the estimator refused that representation
     for col in ("image", "compression", "estimator"):
         df[col] = df[col].astype(str)
     df, n_note = _pick_n(df, n, "synthetic-images table")

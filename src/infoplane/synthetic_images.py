@@ -408,6 +408,24 @@ def _compress(task: dict, method: str, imgs_x: np.ndarray, imgs_y: np.ndarray):
     raise ValueError(f"unknown compression {method!r}; choose from {list(COMPRESSIONS)}")
 
 
+def _estimate_or_nan(est: dict, method: str, cx: np.ndarray, cy: np.ndarray, task: dict) -> tuple[float, float]:
+    """The estimate and its standard error (bits), or NaN where the estimator refuses the data.
+
+    Some estimators do not apply to some representations (``wkl`` refuses the raw pixels: too
+    many dimensions for its bias weights). The refusal is printed to stderr with its reason and
+    the row keeps NaN, which the summary and the figure leave out.
+    """
+    try:
+        return _get_estimator(est["name"], **est["params"]).estimate_with_error(cx, cy)
+    except ValueError as exc:
+        print(
+            f"synthetic images: {est['label']} on {task['image']} / {method} "
+            f"(true {task['true_mi_nats']:g} nats, seed {task['seed']}): not estimated: {exc}",
+            file=sys.stderr,
+        )
+        return float("nan"), float("nan")
+
+
 def run_synthetic_task(task: dict) -> list[dict]:
     """Run one (image kind, true MI, seed) task; return one row per (compression, estimator).
 
@@ -428,7 +446,7 @@ def run_synthetic_task(task: dict) -> list[dict]:
     rows = []
     for method, cx, cy in pairs:
         for est in task["estimators"]:
-            value, se = _get_estimator(est["name"], **est["params"]).estimate_with_error(cx, cy)
+            value, se = _estimate_or_nan(est, method, cx, cy, task)
             rows.append(
                 {
                     "image": task["image"],

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from infoplane.estimators import binning, kde, knn  # noqa: F401  (registers the estimators)
+from infoplane.estimators import binning, kde, knn, wkl  # noqa: F401  (registers the estimators)
 from infoplane.estimators.base import Estimator, available, get_estimator, register
 from infoplane.estimators.knn import entropy_kl
 
