@@ -83,27 +83,29 @@ def _joint(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @SETTINGS
-@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "ksg", "kl"]))
+@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "ksg", "kl", "wkl"]))
 def test_continuous_pairs_give_finite_bits(data, method):
     x = data.draw(continuous())
     y = data.draw(continuous(n=len(x)))
     params = {"range": "auto"} if method == "binning" and data.draw(st.booleans()) else {}
     if method in ("ksg", "kl"):
         params["k"] = data.draw(st.integers(1, min(5, len(x) - 1)))
+    if method == "wkl":  # joint dimension <= 6: one bias weight constraint, needs k >= 2
+        params["k"] = data.draw(st.integers(2, min(10, len(x) - 1)))
     value = get_estimator(method, **params).estimate(x, y)
     assert math.isfinite(value), (method, params, x, y)
-    assert value >= 0.0 or method in ("ksg", "kl")  # k-NN estimates may dip slightly below 0
+    assert value >= 0.0 or method in ("ksg", "kl", "wkl")  # k-NN estimates may dip below 0
 
 
 @SETTINGS
-@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "kde", "ksg", "kl"]))
+@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "kde", "ksg", "kl", "wkl"]))
 def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
     t = data.draw(continuous())
     n = len(t)
     y = data.draw(labels(n))
-    if method == "kl":  # needs more than k samples of every class
+    if method in ("kl", "wkl"):  # needs more than k samples of every class (wkl: more than 1)
         assume(np.bincount(y).min(initial=n) > 5 or len(np.unique(y)) == 1)
-    est = get_estimator(method)
+    est = get_estimator(method, k=min(5, n - 1)) if method == "wkl" else get_estimator(method)
     i_ty = est.estimate(t, y)
     assert math.isfinite(i_ty), (method, t, y)
     if method in ("binning", "adaptive_binning", "kde"):
