@@ -177,3 +177,13 @@ def test_local_cluster_workers_use_one_library_thread(monkeypatch):
         client.close()
         cluster.close()
     assert list(env.values()) == [("1", "1")]
+
+
+def test_estimator_refusal_names_the_layer_and_epoch(tmp_path, tiny_config):
+    """wkl refuses a layer too wide for its bias weights; the error says where it happened."""
+    tiny_config["estimators"] = [{"name": "wkl", "k": 10}]
+    cfg = validate_config(tiny_config)
+    store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 20),))
+    tasks = [t for t in make_tasks(store, cfg, 0) if t.epoch == 1]
+    with pytest.raises(ValueError, match=r"estimator 'wkl' on layer '1' at epoch 1 \(seed 0, 20 units\): wkl: "):
+        run_tasks(tasks, progress=False)

@@ -128,8 +128,14 @@ def estimate_block(task: BlockTask) -> list[dict[str, Any]]:
     out = []
     for label, name, params in task.estimators:
         est = get_estimator(name, **dict(params))
-        i_xt, se_xt = est.estimate_with_error(x, t)
-        i_ty, se_ty = est.estimate_with_error(t, y)
+        try:
+            i_xt, se_xt = est.estimate_with_error(x, t)
+            i_ty, se_ty = est.estimate_with_error(t, y)
+        except ValueError as exc:  # name what was being estimated, not only why it failed
+            raise ValueError(
+                f"estimator {label!r} on layer {task.layer!r} at epoch {task.epoch} "
+                f"(seed {task.seed}, {t.shape[1]} units): {exc}"
+            ) from exc
         if task.bootstrap > 0:
             s = _task_seed(task)
             se_xt = _bootstrap_se(est, x, t, task.bootstrap, s)
