@@ -593,6 +593,29 @@ def entropy_kl(x: np.ndarray, k: int = 5, *, seed: int = 0, jitter: float = 1e-1
     return nats_to_bits(float(_kl_terms(a, k).mean()))
 
 
+def _drop_constant_and_jitter(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float64 copy of a without its constant columns, plus ``1e-10 * std * N(0, 1)``
+    tie-breaking noise per column (the entropy-based estimators' preprocessing)."""
+    a = a.astype(np.float64)
+    a = a[:, a.std(axis=0) > 0]
+    return a + 1e-10 * a.std(axis=0) * rng.standard_normal(a.shape)
+
+
+def _entropy_mi_inputs(name: str, k: int, x: np.ndarray, y: np.ndarray) -> tuple[bool, bool] | None:
+    """Checks shared by the entropy-based MI estimators (``kl``, ``wkl``): ValueError when
+    k >= n or both sides are discrete; None when a side is constant (MI 0); else whether x and
+    y are discrete."""
+    n = x.shape[0]
+    if k >= n:
+        raise ValueError(f"{name}: k={k} neighbours but only {n} samples; need k < n")
+    dx, dy = is_discrete(x), is_discrete(y)
+    if dx and dy:
+        raise ValueError(f"{name}: x and y are both discrete (integer); use method='binning'")
+    if _constant(x) or _constant(y):
+        return None
+    return dx, dy
+
+
 @register
 class KLEstimator(Estimator):
     """Mutual information from Kozachenko-Leonenko k-NN entropies.
@@ -635,20 +658,15 @@ class KLEstimator(Estimator):
             raise ValueError(f"kl: whiten must be True, False or 'joint'; got whiten={w!r}")
 
     def _prep(self, a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        a = a.astype(np.float64)
-        a = a[:, a.std(axis=0) > 0]
-        a = a + 1e-10 * a.std(axis=0) * rng.standard_normal(a.shape)
+        a = _drop_constant_and_jitter(a, rng)
         return _whiten(a) if self.params["whiten"] is not False else a
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        k, n = self.params["k"], x.shape[0]
-        if k >= n:
-            raise ValueError(f"kl: k={k} neighbours but only {n} samples; need k < n")
-        dx, dy = is_discrete(x), is_discrete(y)
-        if dx and dy:
-            raise ValueError("kl: x and y are both discrete (integer); use method='binning'")
-        if _constant(x) or _constant(y):
+        k = self.params["k"]
+        kinds = _entropy_mi_inputs("kl", k, x, y)
+        if kinds is None:
             return 0.0, 0.0
+        dx, dy = kinds
         rng = np.random.default_rng(self.params["seed"])
         if dx or dy:
             c, lab = (y, x) if dx else (x, y)

@@ -39,9 +39,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
-from infoplane.estimators.base import Estimator, is_discrete, register, standard_error
+from infoplane.estimators.base import Estimator, register, standard_error
 from infoplane.estimators.binning import symbols
-from infoplane.estimators.knn import _check_int, _cholesky_whiten, _constant
+from infoplane.estimators.knn import (
+    _check_int,
+    _cholesky_whiten,
+    _drop_constant_and_jitter,
+    _entropy_mi_inputs,
+)
 from infoplane.units import nats_to_bits
 
 __all__ = ["MAX_WEIGHT_NORM", "WKLEstimator", "wkl_weights"]
@@ -148,27 +153,18 @@ class WKLEstimator(Estimator):
                 f"wkl: reference must be 'shuffle' or 'marginals'; got reference={self.params['reference']!r}"
             )
 
-    @staticmethod
-    def _prep(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        a = a.astype(np.float64)
-        a = a[:, a.std(axis=0) > 0]
-        return a + 1e-10 * a.std(axis=0) * rng.standard_normal(a.shape)
-
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        k, n = self.params["k"], x.shape[0]
-        if k >= n:
-            raise ValueError(f"wkl: k={k} neighbours but only {n} samples; need k < n")
-        dx, dy = is_discrete(x), is_discrete(y)
-        if dx and dy:
-            raise ValueError("wkl: x and y are both discrete (integer); use method='binning'")
-        if _constant(x) or _constant(y):
+        kinds = _entropy_mi_inputs("wkl", self.params["k"], x, y)
+        if kinds is None:
             return 0.0, 0.0
+        dx, dy = kinds
         rng = np.random.default_rng(self.params["seed"])
         if dx or dy:
             c, lab = (y, x) if dx else (x, y)
-            terms = self._label_terms(self._prep(c, rng), lab, rng)
+            terms = self._label_terms(_drop_constant_and_jitter(c, rng), lab, rng)
         else:
-            terms = self._continuous_terms(self._prep(x, rng), self._prep(y, rng), rng)
+            x, y = _drop_constant_and_jitter(x, rng), _drop_constant_and_jitter(y, rng)
+            terms = self._continuous_terms(x, y, rng)
         return nats_to_bits(float(terms.mean())), nats_to_bits(standard_error(terms))
 
     def _continuous_terms(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
