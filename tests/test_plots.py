@@ -11,16 +11,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+from PIL import Image
 
-from infoplane import plots  # noqa: E402
-from infoplane.tables import MI_COLUMNS  # noqa: E402
+from infoplane import plots
+from infoplane.tables import MI_COLUMNS
 
 EPOCHS = np.array([0, 1, 2, 3, 5, 8, 13, 22, 36, 60])
 LAYERS = ["1", "2", "softmax"]
@@ -64,7 +64,7 @@ def make_metrics(seeds=(0, 1)) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     rows = []
     for seed in seeds:
-        for e in range(0, 61):
+        for e in range(61):
             loss = 2.3 * np.exp(-e / 15) + 0.05 + rng.normal(0, 0.02)
             acc = 1 - 0.9 * np.exp(-e / 12) + rng.normal(0, 0.01)
             rows.append(
@@ -347,9 +347,8 @@ def test_dynamics_notes_name_only_the_drawn_estimator():
 
 def test_mean_over_seeds_all_diverged_raises():
     mi = make_mi(seeds=(), diverged_seed=3)
-    with pytest.warns(UserWarning, match="1 of 1 seeds"):
-        with pytest.raises(ValueError, match="all 1 seeds"):
-            plots.mean_over_seeds(mi)
+    with pytest.warns(UserWarning, match="1 of 1 seeds"), pytest.raises(ValueError, match="all 1 seeds"):
+        plots.mean_over_seeds(mi)
 
 
 # ------------------------------------------------------------------ validation of inputs

@@ -13,7 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from infoplane.analysis import collect_tables, to_dataset  # becomes infoplane.estimation
+from infoplane.analysis import (  # becomes infoplane.estimation
+    collect_tables,
+    to_dataset,
+)
 from infoplane.atomic import write_atomic
 from infoplane.tables import METRIC_COLUMNS
 
@@ -87,6 +90,6 @@ def collect_study(
     written = [write_table(df, out_csv, attrs)]
     ds = to_dataset(df, {k: str(v) for k, v in attrs.items()})
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
-    if metrics_paths:
+    if metrics_paths and out_metrics is not None:
         written.append(write_table(collect_metrics(metrics_paths), out_metrics, attrs))
     return written

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,8 @@ from scipy.signal import savgol_filter
 
 from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS
 
-TableLike = pd.DataFrame | str | Path
+#: A table given as a DataFrame or as the path of a CSV file.
+TableLike: TypeAlias = pd.DataFrame | str | Path
 
 #: A mean MI estimate below this (bits) is impossible (MI >= 0) beyond any estimator error we
 #: state: the estimator failed on that layer (e.g. Kozachenko-Leonenko on a saturated softmax,

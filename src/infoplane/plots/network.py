@@ -105,7 +105,7 @@ def _mi_data(
     return _MIData(
         raw=raw,
         mean=mean,
-        smoothed=smooth(mean, **smoothing) if smoothing else None,
+        smoothed=smooth(mean, smoothing["window"], smoothing["polyorder"]) if smoothing else None,
         smoothing=smoothing,
         estimators=estimators,
         layers=layers,
@@ -174,11 +174,11 @@ def information_plane_figure(
                    markeredgecolor=data.colours[layer], lw=1.4, label=_layer_label(layer))
             for layer in data.layers
         ]
-        _bottom_legend(body, handles, [h.get_label() for h in handles],
+        _bottom_legend(body, handles, [str(h.get_label()) for h in handles],
                        f"layer (error bars: {_error_kind(data.n_seeds)})")
         cbar = body.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=EPOCH_CMAP), ax=list(axes[0]),
                             shrink=0.9, pad=0.02)
-        cbar.set_ticks(epoch_ticks(norm.vmax))
+        cbar.set_ticks(epoch_ticks(float(norm.vmax or 1.0)))
         cbar.ax.yaxis.set_major_formatter(FuncFormatter(g_format))
         cbar.set_label("epoch (symlog scale)")
         suptitle(body, _heading(title, "Information plane", data.study),

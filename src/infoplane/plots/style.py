@@ -9,20 +9,21 @@ import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import Normalize, SymLogNorm  # noqa: E402
-from matplotlib.figure import Figure, FigureBase  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.colors import Normalize, SymLogNorm
+from matplotlib.figure import Figure, FigureBase
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
-OutSpec = str | Path | Sequence[str | Path]
+#: Where a figure goes: a stem, or explicit .png/.pdf paths.
+OutSpec: TypeAlias = str | Path | Sequence[str | Path]
 
 #: Resolution of the PNGs (dots per inch).
 DPI = 150
@@ -33,7 +34,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 BITS = "[bits]"
 #: Font size (points) of the notes written under a figure.
 NOTE_FONTSIZE = 7.5
-RC = {
+RC: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 9.5,
     "axes.labelsize": 9,
@@ -56,7 +57,7 @@ RC = {
 @contextmanager
 def style() -> Iterator[None]:
     """The figures' seaborn style and rc settings, for the duration of the block."""
-    with sns.axes_style("ticks"), matplotlib.rc_context(RC):
+    with sns.axes_style("ticks"), matplotlib.rc_context(RC):  # type: ignore[arg-type]
         yield
 
 
@@ -202,7 +203,7 @@ def canvas(figsize: tuple[float, float], notes: Sequence[str] = ()) -> tuple[Fig
         return fig, fig
     strip_in = len(lines) * NOTE_FONTSIZE * 1.3 / 72 + 0.1
     fig = plt.figure(figsize=(width_in, height_in + strip_in), layout="constrained")
-    body, strip = fig.subfigures(2, 1, height_ratios=[height_in, strip_in])
+    body, strip = fig.subfigures(2, 1, height_ratios=[height_in, strip_in])  # type: ignore[misc]
     strip.text(0.01, 1.0, "\n".join(lines), ha="left", va="top", fontsize=NOTE_FONTSIZE,
                color="0.25", gid="notes", linespacing=1.15)
     return fig, body

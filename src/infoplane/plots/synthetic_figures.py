@@ -23,11 +23,13 @@ from infoplane.plots.known_mi import (
     grid,
     identity,
     label_panel,
-    nats_axis as add_nats_axis,
     pick_n,
     seeds_per_point,
     side_legend,
     summary_hint,
+)
+from infoplane.plots.known_mi import (
+    nats_axis as add_nats_axis,
 )
 from infoplane.plots.style import (
     COMPRESSION_LABELS,

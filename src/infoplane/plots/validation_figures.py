@@ -24,7 +24,13 @@ from infoplane.plots.known_mi import (
     side_legend,
     summary_hint,
 )
-from infoplane.plots.style import OutSpec, estimator_palette, save_figure, style, suptitle
+from infoplane.plots.style import (
+    OutSpec,
+    estimator_palette,
+    save_figure,
+    style,
+    suptitle,
+)
 
 #: The figure the validation study draws (file stem, PNG and PDF).
 VALIDATION_FIGURES: tuple[str, ...] = ("estimator_validation",)
