@@ -21,57 +21,42 @@ Modules, by what they draw:
 - :mod:`~infoplane.plots.synthetic_figures`: the synthetic-images figure, from the study's
   ``synthetic_summary.csv``.
 
-The figure file stems each study writes are listed once here (:data:`NETWORK_FIGURES`,
-:data:`VALIDATION_FIGURES`, :data:`SYNTHETIC_FIGURES`, each in :data:`FIGURE_FORMATS`).
+The figure file stems each study writes are listed once, in :mod:`~infoplane.plots.names`
+(:data:`NETWORK_FIGURES`, :data:`VALIDATION_FIGURES`, :data:`SYNTHETIC_FIGURES`, each in
+:data:`FIGURE_FORMATS`). Importing them is cheap: the figure modules (matplotlib, seaborn,
+scipy; seconds) load on first use of a figure function, so the Snakefile can import the names.
 """
 
 from __future__ import annotations
 
-from infoplane.plots.data import (
-    IMPOSSIBLE_BELOW_BITS,
-    TableLike,
-    check_smoothing,
-    load_metrics,
-    load_mi,
-    mean_over_seeds,
-    smooth,
-)
-from infoplane.plots.network import (
-    NETWORK_FIGURES,
-    dynamics_panel,
-    dynamics_panel_figure,
-    information_plane,
-    information_plane_figure,
-    metric_stats,
-    mi_vs_epoch,
-    mi_vs_epoch_figure,
-    network_figures,
-    training_curves,
-    training_curves_figure,
-)
-from infoplane.plots.style import (
-    DPI,
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from infoplane.plots.names import (
     FIGURE_FORMATS,
-    OutSpec,
-    estimator_palette,
-    layer_palette,
-    notes_text,
-    save_figure,
-)
-from infoplane.plots.synthetic_figures import (
+    NETWORK_FIGURES,
     SYNTHETIC_FIGURES,
-    SYNTHETIC_SUMMARY_COLUMNS,
-    synthetic_images,
-    synthetic_images_figure,
-    synthetic_summary,
-)
-from infoplane.plots.validation_figures import (
     VALIDATION_FIGURES,
-    VALIDATION_SUMMARY_COLUMNS,
-    estimator_validation,
-    estimator_validation_figure,
-    validation_summary,
 )
+
+#: Public name -> the module of this package that defines it (loaded on first access).
+_LAZY = {
+    **dict.fromkeys(
+        ["IMPOSSIBLE_BELOW_BITS", "TableLike", "check_smoothing", "load_metrics", "load_mi",
+         "mean_over_seeds", "smooth"], "data"),
+    **dict.fromkeys(
+        ["dynamics_panel", "dynamics_panel_figure", "information_plane", "information_plane_figure",
+         "metric_stats", "mi_vs_epoch", "mi_vs_epoch_figure", "network_figures", "training_curves",
+         "training_curves_figure"], "network"),
+    **dict.fromkeys(
+        ["DPI", "OutSpec", "estimator_palette", "layer_palette", "notes_text", "save_figure"], "style"),
+    **dict.fromkeys(
+        ["SYNTHETIC_SUMMARY_COLUMNS", "synthetic_images", "synthetic_images_figure",
+         "synthetic_summary"], "synthetic_figures"),
+    **dict.fromkeys(
+        ["VALIDATION_SUMMARY_COLUMNS", "estimator_validation", "estimator_validation_figure",
+         "validation_summary"], "validation_figures"),
+}
 
 __all__ = [
     "DPI",
@@ -110,3 +95,60 @@ __all__ = [
     "training_curves_figure",
     "validation_summary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'infoplane.plots' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"infoplane.plots.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the names for type checkers and IDEs
+    from infoplane.plots.data import (
+        IMPOSSIBLE_BELOW_BITS,
+        TableLike,
+        check_smoothing,
+        load_metrics,
+        load_mi,
+        mean_over_seeds,
+        smooth,
+    )
+    from infoplane.plots.network import (
+        dynamics_panel,
+        dynamics_panel_figure,
+        information_plane,
+        information_plane_figure,
+        metric_stats,
+        mi_vs_epoch,
+        mi_vs_epoch_figure,
+        network_figures,
+        training_curves,
+        training_curves_figure,
+    )
+    from infoplane.plots.style import (
+        DPI,
+        OutSpec,
+        estimator_palette,
+        layer_palette,
+        notes_text,
+        save_figure,
+    )
+    from infoplane.plots.synthetic_figures import (
+        SYNTHETIC_SUMMARY_COLUMNS,
+        synthetic_images,
+        synthetic_images_figure,
+        synthetic_summary,
+    )
+    from infoplane.plots.validation_figures import (
+        VALIDATION_SUMMARY_COLUMNS,
+        estimator_validation,
+        estimator_validation_figure,
+        validation_summary,
+    )

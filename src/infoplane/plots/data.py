@@ -13,7 +13,6 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy.signal import savgol_filter
 
 from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS
 
@@ -314,6 +313,9 @@ def smooth(
         raise ValueError(
             f"table to smooth is missing required column(s) {', '.join(map(repr, missing))}"
         )
+    # scipy.signal takes seconds to import: only when smoothing
+    from scipy.signal import savgol_filter
+
     out = series_df.copy()
     keys = [c for c in by if c in out.columns]
     groups = [g.index for _, g in out.groupby(keys, sort=False)] if keys else [out.index]

@@ -35,6 +35,7 @@ from infoplane.plots.data import (
     smooth,
     study_of,
 )
+from infoplane.plots.names import NETWORK_FIGURES
 from infoplane.plots.style import (
     BITS,
     EPOCH_CMAP,
@@ -53,10 +54,6 @@ from infoplane.plots.style import (
     style,
     suptitle,
 )
-
-#: The figures :func:`network_figures` writes (file stems under the figure directory), each as
-#: PNG and PDF. The workflow's rule outputs and ``rule all`` read this list.
-NETWORK_FIGURES: tuple[str, ...] = ("information_plane", "mi_vs_epoch", "training_curves", "dynamics")
 
 _QUANTITY = {"I_XT": "I(X;T)", "I_TY": "I(T;Y)"}
 
@@ -511,8 +508,10 @@ def network_figures(
     order = [e for e in labels if e in set(mi_df["estimator"])] or None
     primary = labels[0]
     kw = {"title": title, "smoothing": smoothing}
-    paths = information_plane(mi_df, out / "information_plane", estimator=order, **kw)
-    paths += mi_vs_epoch(mi_df, out / "mi_vs_epoch", estimator=order, **kw)
-    paths += training_curves(met_df, out / "training_curves", title=title)
-    paths += dynamics_panel(mi_df, met_df, out / "dynamics", estimator=primary, **kw)
-    return paths
+    draw = {
+        "information_plane": lambda stem: information_plane(mi_df, stem, estimator=order, **kw),
+        "mi_vs_epoch": lambda stem: mi_vs_epoch(mi_df, stem, estimator=order, **kw),
+        "training_curves": lambda stem: training_curves(met_df, stem, title=title),
+        "dynamics": lambda stem: dynamics_panel(mi_df, met_df, stem, estimator=primary, **kw),
+    }
+    return [path for name in NETWORK_FIGURES for path in draw[name](out / name)]

@@ -22,13 +22,13 @@ from matplotlib.colors import Normalize, SymLogNorm
 from matplotlib.figure import Figure, FigureBase
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
+from infoplane.plots.names import FIGURE_FORMATS
+
 #: Where a figure goes: a stem, or explicit .png/.pdf paths.
 OutSpec: TypeAlias = str | Path | Sequence[str | Path]
 
 #: Resolution of the PNGs (dots per inch).
 DPI = 150
-#: The file formats every figure is written in, in this order.
-FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
 EPOCH_CMAP = "viridis"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 BITS = "[bits]"

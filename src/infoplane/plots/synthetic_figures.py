@@ -41,9 +41,6 @@ from infoplane.plots.style import (
     suptitle,
 )
 
-#: The figure the synthetic-images study draws (file stem, PNG and PDF).
-SYNTHETIC_FIGURES: tuple[str, ...] = ("synthetic_images",)
-
 #: Columns of the synthetic-images summary the figure reads (bits). Optional: ``latent_dim``
 #: (shown in the panel titles) and ``n`` (to choose a sample size).
 SYNTHETIC_SUMMARY_COLUMNS: tuple[str, ...] = (

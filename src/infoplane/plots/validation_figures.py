@@ -32,9 +32,6 @@ from infoplane.plots.style import (
     suptitle,
 )
 
-#: The figure the validation study draws (file stem, PNG and PDF).
-VALIDATION_FIGURES: tuple[str, ...] = ("estimator_validation",)
-
 #: Columns of the validation summary the figure reads (bits; ``mean`` and ``std`` over seeds,
 #: ``n_seeds`` estimates per row). The study's table has more (``bias``, ``rmse``, ``seconds``).
 VALIDATION_SUMMARY_COLUMNS: tuple[str, ...] = (
