@@ -130,5 +130,5 @@ def side_legend(fig: Figure, axes: np.ndarray, what: str, with_bands: bool) -> N
 
 def summary_hint(table_kind: str, summary_file: str, maker: str) -> str:
     """The hint appended when a figure gets a study's per-seed table instead of its summary."""
-    return (f". The {table_kind} figure draws the summary the study writes ({summary_file}, made by "
-            f"{maker}), not the per-seed table")
+    return (f". The {table_kind} figure draws the summary the study writes ({summary_file}, written "
+            f"by {maker}), not the per-seed table")

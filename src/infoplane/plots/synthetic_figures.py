@@ -62,7 +62,7 @@ def synthetic_summary(table: TableLike) -> pd.DataFrame:
         per-seed ``synthetic.csv``).
     """
     hint = summary_hint("synthetic-images", "synthetic_summary.csv",
-                        "the study's summarize_synthetic, with the target band columns")
+                        "`infoplane synthetic --summary`, with the target band columns")
     df = load_table(table, SYNTHETIC_SUMMARY_COLUMNS, "synthetic-images summary", hint=hint)
     numbers = ["true_mi", "n_seeds", "mean", "std", "target_lo_bits", "target_hi_bits"]
     numeric(df, numbers + [c for c in ("latent_dim", "n") if c in df.columns],

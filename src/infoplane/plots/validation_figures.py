@@ -1,8 +1,8 @@
 """The estimator-validation figure: estimated against true MI on distributions with known MI.
 
 Draws the summary table the validation study writes (``results/<study>/validation_summary.csv``,
-one row per distribution, dimension, sample size, true MI and estimator; made by
-``infoplane.validation.bias_table``). Nothing is recomputed here.
+one row per distribution, dimension, sample size, true MI and estimator; written by
+``infoplane validation --summary``, the study's ``bias_table``). Nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def validation_summary(table: TableLike) -> pd.DataFrame:
     ValueError
         Naming the missing columns (and, for the per-seed ``validation.csv``, the file to pass).
     """
-    hint = summary_hint("validation", "validation_summary.csv", "infoplane.validation.bias_table")
+    hint = summary_hint("validation", "validation_summary.csv", "`infoplane validation --summary`")
     df = load_table(table, VALIDATION_SUMMARY_COLUMNS, "validation summary", hint=hint)
     numeric(df, ["dim", "n", "true_mi", "mean", "std", "n_seeds"], "validation summary")
     as_text(df, ["distribution", "estimator"])
