@@ -83,51 +83,21 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from infoplane.analysis import collect_tables, to_dataset
+    from infoplane.collect import collect_study
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
 
     cfg = load_config(args.config)
     attrs = provenance_attrs(cfg, seeds=json.dumps(cfg["seeds"]))
-    df = collect_tables(args.mi)
-    _write_csv(df, args.out_csv, attrs)
-    ds = to_dataset(df, {k: str(v) for k, v in attrs.items()})
-    tmp = Path(args.out_nc).with_suffix(".nc.tmp")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, args.out_nc)
-    if args.metrics:
-        metrics = pd.concat([pd.read_csv(p) for p in args.metrics], ignore_index=True)
-        metrics = metrics.sort_values(["seed", "epoch"], kind="stable")
-        _write_csv(metrics, args.out_metrics, attrs)
+    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics)
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from infoplane.config import load_config
+    from infoplane.plots import network_figures
 
-    from infoplane import plots
-    from infoplane.config import estimator_label, load_config
-
-    cfg = load_config(args.config)
-    mi = pd.read_csv(args.mi, dtype={"layer": str}, keep_default_na=True)
-    mi["reason"] = mi["reason"].fillna("")
-    metrics = pd.read_csv(args.metrics)
-    smoothing = cfg["figures"]["smoothing"]
-    smooth = {"window": smoothing["window"], "polyorder": smoothing["polyorder"]} if smoothing["enabled"] else None
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    title = cfg["study"]
-    # Panels in the config's estimator order: its first is the study's primary estimator.
-    order = [estimator_label(e) for e in cfg["estimators"]]
-    order = [e for e in order if e in set(mi["estimator"])] or None
-    plots.information_plane(mi, out / "information_plane", estimator=order, title=title, smoothing=smooth)
-    plots.mi_vs_epoch(mi, out / "mi_vs_epoch", estimator=order, title=title, smoothing=smooth)
-    plots.training_curves(metrics, out / "training_curves", title=title)
-    # The dynamics panel shows one estimator: the first one of the config.
-    primary = estimator_label(cfg["estimators"][0])
-    plots.dynamics_panel(mi, metrics, out / "dynamics", estimator=primary, title=title, smoothing=smooth)
+    network_figures(args.mi, args.metrics, args.outdir, load_config(args.config))
     return 0
 
 
@@ -182,13 +152,17 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_table(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from infoplane import plots
 
-    table = pd.read_csv(args.table)
-    kind = {"validation": plots.estimator_validation, "synthetic": plots.synthetic_images}[args.kind]
-    kind(table, Path(args.out_stem))
+    if args.kind == "validation":
+        plots.estimator_validation(args.table, Path(args.out_stem))
+        return 0
+    order = None
+    if args.config:
+        from infoplane.config import estimator_label, load_config
+
+        order = [estimator_label(e) for e in load_config(args.config)["synthetic"]["estimators"]]
+    plots.synthetic_images(args.table, Path(args.out_stem), estimators=order)
     return 0
 
 
@@ -271,10 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-nc", required=True)
     sp.add_argument("--out-metrics", default=None)
 
-    sp = add("figures", cmd_figures, "Draw the information plane and dynamics figures from the MI table.")
+    sp = add("figures", cmd_figures,
+             "Draw a network study's figures (infoplane.plots.NETWORK_FIGURES, PNG and PDF) from its tables.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--mi", required=True)
-    sp.add_argument("--metrics", required=True)
+    sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
+    sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
     sp.add_argument("--outdir", required=True)
 
     for name, func, help_ in (
@@ -289,10 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--scheduler", default=os.environ.get("INFOPLANE_DASK_SCHEDULER"))
         sp.add_argument("--quiet", action="store_true")
 
-    sp = add("plot-table", cmd_plot_table, "Draw the figure of a validation or synthetic table.")
+    sp = add("plot-table", cmd_plot_table, "Draw the figure of a validation or synthetic-images study from its summary table.")
     sp.add_argument("kind", choices=["validation", "synthetic"])
-    sp.add_argument("--table", required=True)
-    sp.add_argument("--out-stem", required=True)
+    sp.add_argument("--table", required=True,
+                    help="The study's summary table (validation_summary.csv or synthetic_summary.csv).")
+    sp.add_argument("--out-stem", required=True, help="Output path without suffix (.png and .pdf are written).")
+    sp.add_argument("--config", default=None,
+                    help="synthetic: draw the estimators in the order of the config's synthetic.estimators.")
 
     sp = add("provenance", cmd_provenance, "Print what made an artifact (config hash, seed, versions).")
     sp.add_argument("artifact")

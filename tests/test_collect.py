@@ -1,0 +1,78 @@
+"""Tests for infoplane.collect: per-seed MI and metrics tables merged into the study's tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from infoplane.collect import collect_metrics, collect_study
+from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS
+
+
+def mi_table(seed: int) -> pd.DataFrame:
+    rows = []
+    for li, layer in enumerate(["1", "softmax"]):
+        for epoch in (0, 5, 10):
+            rows.append(dict(seed=seed, layer=layer, layer_index=li, epoch=epoch, estimator="ksg",
+                             I_XT=10.0 * seed + li + epoch / 10, I_TY=0.1 * epoch, I_XT_se=np.nan,
+                             I_TY_se=np.nan, status="ok", reason=""))
+    return pd.DataFrame(rows, columns=list(MI_COLUMNS))
+
+
+def metrics_table(seed: int) -> pd.DataFrame:
+    epochs = np.arange(3)
+    return pd.DataFrame({"seed": seed, "epoch": epochs[::-1], "train_loss": 1.0 - 0.1 * epochs,
+                         "train_acc": 0.5, "eval_loss": 1.1, "eval_acc": 0.4})[list(METRIC_COLUMNS)]
+
+
+@pytest.fixture
+def per_seed(tmp_path):
+    mi, met = [], []
+    for seed in (1, 0):
+        mi.append(tmp_path / f"mi_seed{seed}.csv")
+        met.append(tmp_path / f"metrics_seed{seed}.csv")
+        mi_table(seed).to_csv(mi[-1], index=False)
+        metrics_table(seed).to_csv(met[-1], index=False)
+    return mi, met
+
+
+def test_collect_study_writes_csv_netcdf_metrics_and_provenance(tmp_path, per_seed):
+    mi, met = per_seed
+    out = tmp_path / "study"
+    attrs = {"study": "tiny", "seeds": json.dumps([0, 1])}
+    written = collect_study(mi, out / "mi.csv", out / "mi.nc", attrs, met, out / "metrics.csv")
+    assert written == [out / "mi.csv", out / "mi.nc", out / "metrics.csv"]
+    assert not list(out.glob("*.tmp"))
+    table = pd.read_csv(out / "mi.csv", dtype={"layer": str})
+    assert list(table.columns) == list(MI_COLUMNS) and len(table) == 2 * 2 * 3
+    expected = pd.concat([mi_table(0), mi_table(1)])
+    merged = table.merge(expected, on=["seed", "layer", "epoch"], suffixes=("", "_in"))
+    np.testing.assert_allclose(merged["I_XT"], merged["I_XT_in"])
+    ds = xr.open_dataset(out / "mi.nc", engine="h5netcdf")
+    try:
+        assert dict(ds.sizes) == {"estimator": 1, "seed": 2, "layer": 2, "epoch": 3}
+        assert ds["I_XT"].attrs["units"] == "bits"
+        assert float(ds["I_XT"].sel(seed=1, layer="softmax", epoch=10, estimator="ksg")) == pytest.approx(12.0)
+        assert ds.attrs["study"] == "tiny"
+    finally:
+        ds.close()
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics[["seed", "epoch"]].itertuples(index=False, name=None)) == [
+        (s, e) for s in (0, 1) for e in (0, 1, 2)]
+    side = json.loads((out / "mi.csv.provenance.json").read_text())
+    assert side["study"] == "tiny"
+
+
+def test_collect_refuses_bad_tables(tmp_path, per_seed):
+    mi, met = per_seed
+    bad = tmp_path / "bad.csv"
+    metrics_table(0).drop(columns=["eval_acc"]).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"bad\.csv.*eval_acc"):
+        collect_metrics([bad])
+    with pytest.raises(ValueError, match="out_metrics"):
+        collect_study(mi, tmp_path / "mi.csv", tmp_path / "mi.nc", {}, met, None)
+    assert not (tmp_path / "mi.csv").exists()
