@@ -48,7 +48,52 @@ rule validation_figure:
         "infoplane plot-table validation --table {input} --out-stem {params.stem} 2> {log}"
 
 
+def synthetic_ae_hash():
+    """Hash of the synthetic keys an independent autoencoder depends on."""
+    spec = config["synthetic"]
+    keys = ("n", "image_size", "rectangle_min_pixels", "ae")
+    return config_hash({"synthetic": {k: spec[k] for k in keys}}, ("synthetic",))
+
+
+def get_synthetic_autoencoders(wildcards):
+    """The independent autoencoders the synthetic study reads (none without `ae` or with
+    ae.fit_on = data)."""
+    spec = config["synthetic"]
+    if "ae" not in spec["compressions"] or spec["ae"]["fit_on"] != "independent":
+        return []
+    return expand(
+        f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
+        image=spec["images"],
+        seed=spec["seeds"],
+    )
+
+
+rule synthetic_autoencoder:
+    output:
+        f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
+    log:
+        f"{RESULTS}/logs/synthetic_autoencoder/{{image}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthetic_autoencoder/{{image}}_seed{{seed}}.tsv"
+    wildcard_constraints:
+        image="blobs|rectangles",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        config=CONFIG_FILE,
+        hash=synthetic_ae_hash(),
+    shell:
+        "infoplane synthetic-autoencoder --config {params.config} --image {wildcards.image} "
+        "--seed {wildcards.seed} --out {output} --quiet 2> {log}"
+
+
 rule synthetic_grid:
+    input:
+        autoencoders=get_synthetic_autoencoders,
     output:
         table=report(
             f"{RESULTS}/synthetic.csv",
@@ -69,8 +114,10 @@ rule synthetic_grid:
     params:
         config=CONFIG_FILE,
         hash=config_hash(config, ("synthetic",)),
+        autoencoders=f"{RESULTS}/autoencoders",
     shell:
         "infoplane synthetic --config {params.config} --workers {threads} "
+        "--autoencoders {params.autoencoders} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
