@@ -48,24 +48,30 @@ rule validation_figure:
         "infoplane plot-table validation --table {input} --out-stem {params.stem} 2> {log}"
 
 
-def synthetic_ae_hash():
-    """Hash of the synthetic keys an independent autoencoder depends on."""
-    spec = config["synthetic"]
-    keys = ("n", "image_size", "rectangle_min_pixels", "ae")
-    return config_hash({"synthetic": {k: spec[k] for k in keys}}, ("synthetic",))
-
-
-def get_synthetic_autoencoders(wildcards):
-    """The independent autoencoders the synthetic study reads (none without `ae` or with
-    ae.fit_on = data)."""
-    spec = config["synthetic"]
-    if "ae" not in spec["compressions"] or spec["ae"]["fit_on"] != "independent":
-        return []
-    return expand(
+# The independent autoencoders the synthetic study reads, one per (image kind, seed): none
+# without `ae` in synthetic.compressions or with ae.fit_on = data.
+SYNTHETIC = config.get("synthetic", {})
+SYNTHETIC_AUTOENCODERS = (
+    expand(
         f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
-        image=spec["images"],
-        seed=spec["seeds"],
+        image=SYNTHETIC["images"],
+        seed=SYNTHETIC["seeds"],
     )
+    if SYNTHETIC
+    and "ae" in SYNTHETIC["compressions"]
+    and SYNTHETIC["ae"]["fit_on"] == "independent"
+    else []
+)
+# An autoencoder depends on these synthetic keys only.
+SYNTHETIC_AE_HASH = config_hash(
+    {
+        "synthetic": {
+            k: SYNTHETIC.get(k)
+            for k in ("n", "image_size", "rectangle_min_pixels", "ae")
+        }
+    },
+    ("synthetic",),
+)
 
 
 rule synthetic_autoencoder:
@@ -85,7 +91,7 @@ rule synthetic_autoencoder:
         runtime=120,
     params:
         config=CONFIG_FILE,
-        hash=synthetic_ae_hash(),
+        hash=SYNTHETIC_AE_HASH,
     shell:
         "infoplane synthetic-autoencoder --config {params.config} --image {wildcards.image} "
         "--seed {wildcards.seed} --out {output} --quiet 2> {log}"
@@ -93,7 +99,7 @@ rule synthetic_autoencoder:
 
 rule synthetic_grid:
     input:
-        autoencoders=get_synthetic_autoencoders,
+        autoencoders=SYNTHETIC_AUTOENCODERS,
     output:
         table=report(
             f"{RESULTS}/synthetic.csv",
