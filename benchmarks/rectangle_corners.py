@@ -33,9 +33,9 @@ import pandas as pd
 
 from infoplane.config import estimator_label, estimator_params, load_config
 from infoplane.estimators import get_estimator
+from infoplane.studies.synthetic_images import LATENT_DIMS
 from infoplane.synthetic import uniform_margins
 from infoplane.synthetic.images import ordered_segments
-from infoplane.studies.synthetic_images import LATENT_DIMS
 from infoplane.units import bits_to_nats, nats_to_bits
 
 ROOT = Path(__file__).resolve().parent.parent

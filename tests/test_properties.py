@@ -26,10 +26,10 @@ import math
 import numpy as np
 import pytest
 import yaml
-from scipy.special import digamma
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.special import digamma
 
 from infoplane.config import config_hash, load_config, validate_config
 from infoplane.estimators import get_estimator

@@ -181,6 +181,7 @@ def test_label_gaussian_hits_target(mi):
     assert labels.max() < k and len(np.unique(labels)) == k
     sep = label_gaussian_separation(mi, k)
     assert label_gaussian_mi_bits(k, sep, method="quad") == pytest.approx(mi, abs=1e-6)
+    assert true == pytest.approx(label_gaussian_mi_bits(k, sep, method="quad"), abs=1e-6)
     # and the sample is that distribution: consecutive class means sep apart (on a rotated line)
     means = np.array([x[labels == c].mean(axis=0) for c in range(k)])
     # (each coordinate of a difference of two class means has s.d. sqrt(2 k / n): allow 4 of them)

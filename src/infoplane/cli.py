@@ -166,7 +166,10 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
     from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
-    from infoplane.studies.synthetic_images import run_synthetic_images, summarize_synthetic
+    from infoplane.studies.synthetic_images import (
+        run_synthetic_images,
+        summarize_synthetic,
+    )
 
     cfg = load_config(args.config)
     with dask_client(args.workers, args.scheduler) as client:

@@ -63,6 +63,7 @@ from infoplane.estimators import get_estimator
 from infoplane.studies.common import estimate_or_refuse
 from infoplane.synthetic import uniform_margins
 from infoplane.synthetic.images import gaussian_blobs, ordered_segments, rectangles
+from infoplane.tables import SYNTHETIC_COLUMNS, SYNTHETIC_SUMMARY_COLUMNS
 from infoplane.units import bits_to_nats, nats_to_bits
 
 __all__ = [
@@ -92,40 +93,12 @@ TOLERANCE_NATS = 0.10
 AE_SEED_SALT = 0xAE
 """Second word of the seed of an independent autoencoder's training latents ``[seed, 0xAE]``."""
 
-COLUMNS = [
-    "image",
-    "latent_dim",
-    "true_mi",
-    "n",
-    "seed",
-    "compression",
-    "estimator",
-    "estimate",
-    "estimate_se",
-    "compressed_dim",
-    "image_size",
-    "status",
-    "reason",
-]
-"""Columns of the results table (``synthetic.csv``): one row per (image, true MI, seed,
-compression, estimator); ``true_mi``, ``estimate``, ``estimate_se`` in bits."""
+COLUMNS = list(SYNTHETIC_COLUMNS)
+"""Columns of the results table (``synthetic.csv``, :data:`infoplane.tables.SYNTHETIC_COLUMNS`):
+one row per (image, true MI, seed, compression, estimator); ``true_mi``, ``estimate``,
+``estimate_se`` in bits."""
 
-SUMMARY_COLUMNS = [
-    "image",
-    "compression",
-    "estimator",
-    "true_mi",
-    "true_mi_nats",
-    "n_seeds",
-    "mean",
-    "std",
-    "bias_bits",
-    "bias_nats",
-    "rel_error",
-    "target_lo_bits",
-    "target_hi_bits",
-    "within_tolerance",
-]
+SUMMARY_COLUMNS = list(SYNTHETIC_SUMMARY_COLUMNS)
 """Columns of the summary table (``synthetic_summary.csv``)."""
 
 

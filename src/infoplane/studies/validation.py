@@ -45,6 +45,7 @@ from infoplane.config import estimator_label, estimator_params
 from infoplane.estimators import get_estimator
 from infoplane.studies.common import estimate_or_refuse
 from infoplane.synthetic import DISTRIBUTIONS
+from infoplane.tables import VALIDATION_COLUMNS
 
 __all__ = [
     "COLUMNS",
@@ -54,19 +55,8 @@ __all__ = [
     "validation_tasks",
 ]
 
-COLUMNS: tuple[str, ...] = (
-    "distribution",
-    "dim",
-    "true_mi",
-    "n",
-    "seed",
-    "estimator",
-    "estimate",
-    "se",
-    "seconds",
-    "status",
-    "reason",
-)
+COLUMNS: tuple[str, ...] = VALIDATION_COLUMNS
+"""Columns of the table (:data:`infoplane.tables.VALIDATION_COLUMNS`)."""
 
 _SAMPLE_KEYS = ("distribution", "dim", "true_mi_bits", "n", "seed")
 
@@ -183,7 +173,7 @@ def _batches(tasks: list[dict[str, Any]], n_parts: int) -> list[list[dict[str, A
     for _, grp in itertools.groupby(tasks, key=lambda t: tuple(t[k] for k in _SAMPLE_KEYS)):
         groups.append(list(grp))
     per = max(1, math.ceil(len(groups) / max(1, n_parts)))
-    return [sum(groups[i : i + per], []) for i in range(0, len(groups), per)]
+    return [list(itertools.chain.from_iterable(groups[i : i + per])) for i in range(0, len(groups), per)]
 
 
 def _n_workers(client) -> int:
