@@ -284,3 +284,35 @@ def test_refusal_is_a_nan_row_with_its_reason():
         assert math.isfinite(df.loc[key, "estimate"]) and df.loc[key, "status"] == "ok"
     summary = si.summarize_synthetic(df.reset_index()).set_index(["compression", "estimator"])
     assert summary.loc[("none", "wkl"), "n_seeds"] == 0
+
+
+def test_autoencoders_fitted_on_the_data_need_no_files():
+    """ae.fit_on = data (the paper's literal procedure): one autoencoder per side per task,
+    fitted inside the task; codes of the latent dimension."""
+    spec = _spec(**{**SMALL, "n": 200, "true_mi_nats": [2.0], "compressions": ["ae"],
+                    "estimators": [{"name": "ksg", "k": 5}], "ae": {"epochs": 1, "fit_on": "data"}})
+    assert si.needed_autoencoders(spec) == []
+    df = si.run_synthetic_images(spec, progress=False).set_index("compression")
+    assert df.loc["ae", "compressed_dim"] == 2 and df.loc["ae", "status"] == "ok"
+    assert np.isfinite(df.loc["ae", "estimate"])
+
+
+def test_cli_fits_one_autoencoder_per_image_and_seed(tmp_path, capsys):
+    import yaml
+
+    from infoplane.cli import main
+    from infoplane.compression import ConvAutoencoder
+
+    cfg = tmp_path / "syn.yaml"
+    cfg.write_text(yaml.safe_dump({"study": "t", "synthetic": {
+        **SMALL, "n": 50, "images": ["rectangles"], "seeds": [3], "ae": {"epochs": 1}}}))
+    out = tmp_path / "autoencoders" / "rectangles_seed3.npz"
+    assert main(["synthetic-autoencoder", "--config", str(cfg), "--image", "rectangles", "--seed", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    ae = ConvAutoencoder.load(out)
+    assert ae.dim == 4 and ae.seed == 3 and ae.input_shape == (1, 16, 16)
+    assert list(tmp_path.joinpath("autoencoders").iterdir()) == [out]  # no temporary left
+    # an (image, seed) outside the config's grid is refused, naming both keys
+    assert main(["synthetic-autoencoder", "--config", str(cfg), "--image", "blobs", "--seed", "3",
+                 "--out", str(tmp_path / "x.npz")]) == 2
+    assert "synthetic.images x synthetic.seeds" in capsys.readouterr().err
