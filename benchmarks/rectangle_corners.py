@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from infoplane.config import estimator_label, estimator_params, load_config
 from infoplane.estimators import get_estimator
+from infoplane.studies.synthetic_images import LATENT_DIMS
 from infoplane.synthetic import uniform_margins
 from infoplane.synthetic.images import ordered_segments
-from infoplane.synthetic_images import LATENT_DIMS, validate_synthetic_spec
 from infoplane.units import bits_to_nats, nats_to_bits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def corner_estimates(spec: dict, seeds: list[int]) -> pd.DataFrame:
     """One row per (true MI, seed, estimator, representation); estimates in nats.
 
-    ``spec`` is a validated synthetic-images spec; ``representation`` is ``latent`` or
+    ``spec`` is the ``synthetic`` section of a validated config; ``representation`` is ``latent`` or
     ``corners``.
     """
     dim = LATENT_DIMS["rectangles"]
@@ -57,11 +57,11 @@ def corner_estimates(spec: dict, seeds: list[int]) -> pd.DataFrame:
             x, y, _ = uniform_margins(spec["n"], dim, nats_to_bits(nats), seed)
             reps = {"latent": (x, y), "corners": (ordered_segments(x, min_length), ordered_segments(y, min_length))}
             for est in spec["estimators"]:
-                estimator = get_estimator(est["name"], **est["params"])
+                estimator = get_estimator(est["name"], **estimator_params(est))
                 for rep, (a, b) in reps.items():
                     value = bits_to_nats(estimator.estimate(a, b))
                     rows.append(
-                        {"true_mi_nats": nats, "seed": seed, "estimator": est["label"], "representation": rep,
+                        {"true_mi_nats": nats, "seed": seed, "estimator": estimator_label(est), "representation": rep,
                          "estimate": float(value)}
                     )
     return pd.DataFrame(rows)
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the study's seeds")
     ap.add_argument("--summary", default=str(ROOT / "results/synthetic_images/synthetic_summary.csv"))
     args = ap.parse_args(argv)
-    with open(args.config) as fh:
-        spec = validate_synthetic_spec(yaml.safe_load(fh).get("synthetic"))
+    spec = load_config(args.config)["synthetic"]
     seeds = args.seeds if args.seeds is not None else spec["seeds"]
     wide = table(corner_estimates(spec, seeds), study_means(Path(args.summary)))
     text = (

@@ -1,9 +1,15 @@
 """The lossy-compression study (Butakov et al. 2024) on scikit-learn's 8x8 digits, small enough for
 CI: stochastic conv net -> activation store -> X autoencoder + per-epoch PCA of every layer ->
-compressed store -> Kozachenko-Leonenko MI. Checks the outputs' ranges and that softmax and
-log-softmax (a bijection apart) get equal estimates within the stated error."""
+compressed store -> KSG MI (k = 5; the config's estimator).
+
+The assertions separate a working pipeline from one that returns a constant: I(T;Y) lies
+between Fano's lower bound from the network's own accuracy and H(Y); it is far above the same
+estimator with shuffled labels (the no-information control); it grows with training; and
+softmax and log-softmax (a bijection apart) get equal estimates within the stated error."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -46,24 +52,70 @@ def digits_table(tmp_path_factory):
     df = estimate_store(compressed, cfg, seed=0, workers=1, progress=False)
     import xarray as xr
 
-    labels = xr.open_zarr(compressed, consolidated=False)["label"].values
-    return df, labels
+    comp = xr.open_zarr(compressed, consolidated=False)
+    raw = xr.open_zarr(store, consolidated=False)
+    return {
+        "df": df,
+        "labels": comp["label"].values,
+        # the last recorded epoch: compressed codes of every layer, and the raw softmax output
+        "codes": {layer: comp[f"act_{layer}"].isel(epoch=-1).values for layer in ("1", "5", "softmax")},
+        "softmax": raw["act_softmax"].isel(epoch=-1).values,
+    }
+
+
+def _entropy_bits(labels: np.ndarray) -> float:
+    p = np.bincount(labels) / len(labels)
+    return float(-(p[p > 0] * np.log2(p[p > 0])).sum())
 
 
 def test_digits_outputs_are_finite_and_in_range(digits_table):
-    df, labels = digits_table
+    df, labels = digits_table["df"], digits_table["labels"]
     assert set(df["layer"]) >= {"1", "2", "3", "4", "5", "softmax", "log_softmax"}
     assert (df["status"] == "ok").all()
-    assert np.isfinite(df[["I_XT", "I_TY"]].to_numpy()).all()
-    assert (df[["I_XT", "I_TY"]].to_numpy() >= -ERROR_BITS).all()
-    p = np.bincount(labels) / len(labels)
-    h_y = float(-(p[p > 0] * np.log2(p[p > 0])).sum())
+    assert np.isfinite(df[["I_XT", "I_TY", "I_XT_se"]].to_numpy()).all() and (df["I_XT_se"] >= 0).all()
+    h_y = _entropy_bits(labels)  # about log2(10) = 3.32 bits
     assert (df["I_TY"] <= h_y + ERROR_BITS).all(), (df["I_TY"].max(), h_y)
-    assert np.isfinite(df["I_XT_se"]).all() and (df["I_XT_se"] >= 0).all()
+
+
+def test_softmax_information_is_above_fanos_bound(digits_table):
+    """I(T;Y) >= I(argmax T; Y) >= H(Y) - h(Pe) - Pe log2(K - 1) (data processing, then Fano)
+    for the softmax T, with Pe the network's error on these samples (measured: 22% error, bound
+    1.8 bits, estimate 2.2 bits)."""
+    df, labels, soft = digits_table["df"], digits_table["labels"], digits_table["softmax"]
+    k = int(labels.max()) + 1
+    pe = float(np.mean(soft.argmax(axis=1) != labels))
+    assert 0 < pe < 0.5, pe  # trained: far better than chance (0.9)
+    h_pe = -(pe * math.log2(pe) + (1 - pe) * math.log2(1 - pe))
+    fano = _entropy_bits(labels) - h_pe - pe * math.log2(k - 1)
+    last = df[(df["layer"] == "softmax") & (df["epoch"] == df["epoch"].max())]["I_TY"].iloc[0]
+    assert last >= fano - ERROR_BITS, (last, fano)
+
+
+def test_label_information_is_far_above_the_shuffled_control(digits_table):
+    """The same estimator on the same codes with the labels shuffled (no information: measured
+    -0.07 to 0.08 bits) against the table's I(T;Y) at the last epoch (measured 2.2-2.7 bits)."""
+    from infoplane.estimators import get_estimator
+
+    df, labels = digits_table["df"], digits_table["labels"]
+    est = get_estimator("ksg", k=5)
+    rng = np.random.default_rng(0)
+    last = df[df["epoch"] == df["epoch"].max()].set_index("layer")["I_TY"]
+    for layer, codes in digits_table["codes"].items():
+        control = est.estimate(codes, rng.permutation(labels))
+        assert abs(control) < 0.2, (layer, control)
+        assert last[layer] > control + 1.5, (layer, last[layer], control)
+
+
+def test_softmax_gains_label_information_with_training(digits_table):
+    """The output layer at initialisation knows little about the label (measured 1.3 bits);
+    after 4 epochs (78% accuracy) it knows much more (2.2 bits)."""
+    df = digits_table["df"]
+    soft = df[df["layer"] == "softmax"].set_index("epoch")["I_TY"].sort_index()
+    assert soft.iloc[-1] - soft.iloc[0] > 0.5, soft
 
 
 def test_softmax_and_log_softmax_agree(digits_table):
-    df, _ = digits_table
+    df = digits_table["df"]
     soft = df[df["layer"] == "softmax"].set_index("epoch")
     logsoft = df[df["layer"] == "log_softmax"].set_index("epoch")
     assert len(soft) == len(logsoft) > 0

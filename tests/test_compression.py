@@ -139,6 +139,59 @@ def test_same_seed_same_latents_and_no_global_side_effects():
     assert not np.array_equal(a, c)
 
 
+
+# A fit whose codes differed in the 8th digit between 1 and 2 torch threads before the
+# compressors fixed their thread count (the flaky Dask-vs-serial synthetic-images test).
+_THREAD_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from infoplane.compression import ConvAutoencoder, PCACompressor
+from infoplane.synthetic.images import gaussian_blobs
+x = gaussian_blobs(np.random.default_rng(0).random((400, 2)), 16)[:, None]
+codes = np.hstack([ConvAutoencoder(dim=2, epochs=2, seed=0).fit(x).transform(x),
+                   PCACompressor(3).fit(x).transform(x)])
+print(hashlib.sha256(codes.tobytes()).hexdigest())
+"""
+
+
+def _thread_codes() -> np.ndarray:
+    x = _blobs(400, 16, 0)
+    return np.hstack([ConvAutoencoder(dim=2, epochs=2, seed=0).fit(x).transform(x),
+                      PCACompressor(3).fit(x).transform(x)])
+
+
+def test_codes_do_not_depend_on_the_torch_thread_count():
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _thread_codes()
+        assert torch.get_num_threads() == 1  # restored after fit and transform
+        torch.set_num_threads(2)
+        two = _thread_codes()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_codes_do_not_depend_on_omp_num_threads():
+    """The same fit in fresh processes with OMP_NUM_THREADS 1 and 2 (torch, BLAS and OpenMP read
+    it at start-up) and in this process: bit-identical codes."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    digests.add(hashlib.sha256(_thread_codes().tobytes()).hexdigest())
+    assert len(digests) == 1, digests
+
 def test_conv_autoencoder_beats_constant_predictor():
     x = _blobs(1024, 8, 2)
     c = ConvAutoencoder(dim=2, epochs=30, lr=3e-3, batch_size=64, seed=0).fit(x)

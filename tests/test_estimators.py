@@ -37,30 +37,39 @@ def test_registry_lists_core_estimators():
 
 
 # ---- closed forms: correlated Gaussians, n = 5000 ------------------------------------------
-# Tolerances per case (bits). KSG and KL are biased downwards in high joint dimension (KL more);
-# the cases below are the ones where 0.05 bits holds at n = 5000; the 5x5 KSG case uses weak
-# correlation (KSG's bias grows with the MI and with the dimension: rho = 0.6 at 5x5 gives
-# 1.22 vs 1.61 bits). KL overestimates by about 0.06 bits at 2x2, hence 0.1 there.
+# Tolerance per case (bits) = a stated bias bound + 4 times the estimate's own standard error
+# (about 0.01-0.02 bits at n = 5000), checked on three seeds. Bias bounds measured over seeds
+# 0-4: KSG within 0.02 of the truth in 1x1, 0.03 at 2x2 and 5x1, -0.03 at 5x5 with weak
+# correlation; KL +0.02 at 1x1, +0.07 at 2x2 (it overestimates there). KSG's bias grows with the
+# MI and the dimension: at 5x5 with rho = 0.6 it is 0.34-0.41 bits low (1.25 vs 1.61 bits), a
+# known failure checked as such below rather than hidden.
 @pytest.mark.parametrize(
-    "method,dx,dy,rho,tol",
+    "method,dx,dy,rho,bias",
     [
-        ("ksg", 1, 1, 0.9, 0.05),
-        ("ksg", 1, 1, 0.6, 0.05),
-        ("ksg", 2, 2, 0.6, 0.05),
-        ("ksg", 5, 1, 0.6, 0.05),
-        ("ksg", 5, 5, 0.2, 0.05),
-        ("kl", 1, 1, 0.9, 0.05),
-        ("kl", 1, 1, 0.6, 0.05),
-        ("kl", 5, 1, 0.6, 0.05),
-        ("kl", 2, 2, 0.6, 0.1),
+        ("ksg", 1, 1, 0.9, 0.02),
+        ("ksg", 1, 1, 0.6, 0.02),
+        ("ksg", 2, 2, 0.6, 0.03),
+        ("ksg", 5, 1, 0.6, 0.03),
+        ("ksg", 5, 5, 0.2, 0.04),
+        ("kl", 1, 1, 0.9, 0.03),
+        ("kl", 1, 1, 0.6, 0.03),
+        ("kl", 5, 1, 0.6, 0.02),
+        ("kl", 2, 2, 0.6, 0.08),
     ],
 )
-def test_gaussian_closed_form(method, dx, dy, rho, tol):
-    # seed 0 draws sample correlations close to rho (seed 1, for instance, draws 0.625 / 0.614
-    # for rho = 0.6, which moves the sample's own MI by +0.06 bits)
-    x, y, true = gaussian_pairs(5000, dx, dy, rho, seed=0)
-    est = mutual_information(x, y, method=method)
-    assert abs(est - true) < tol, (est, true)
+def test_gaussian_closed_form(method, dx, dy, rho, bias):
+    for seed in (0, 1, 2):
+        x, y, true = gaussian_pairs(5000, dx, dy, rho, seed=seed)
+        est, se = get_estimator(method).estimate_with_error(x, y)
+        assert 0 < se < 0.05, (seed, se)
+        assert abs(est - true) < bias + 4 * se, (seed, est, true, se)
+
+
+def test_ksg_underestimates_strong_dependence_in_high_dimension():
+    """The documented limitation: KSG at 5x5, rho = 0.6 (1.61 bits), n = 5000."""
+    for seed in (0, 1, 2):
+        x, y, true = gaussian_pairs(5000, 5, 5, 0.6, seed=seed)
+        assert -0.5 < mutual_information(x, y, method="ksg") - true < -0.25
 
 
 @pytest.mark.parametrize("dim,nats,tol_bits", [(2, 5.0, 0.15), (5, 5.0, 0.5), (5, 2.0, 0.4)])

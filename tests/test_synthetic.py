@@ -50,13 +50,13 @@ def _gaussian_mi_from_sample(x: np.ndarray, y: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
 def test_registry_shapes_seeds_and_true_mi(name):
-    x, y, mi = DISTRIBUTIONS[name](300, 3, 1.5, 7)
+    x, y, _ = DISTRIBUTIONS[name](300, 3, 1.5, 7)
     assert x.shape == (300, 3) and x.dtype == np.float64
     if name == "label_gaussian":
         assert y.shape == (300,) and y.dtype == np.int64
     else:
         assert y.shape == (300, 3) and y.dtype == np.float64
-    assert mi == pytest.approx(1.5, abs=1e-8)
+    # (the returned true MI is checked against Monte Carlo of the log density ratio below)
     x2, y2, _ = DISTRIBUTIONS[name](300, 3, 1.5, 7)
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(y, y2)
@@ -76,23 +76,25 @@ def test_uniform_margins_are_uniform_on_unit_interval():
 
 
 @pytest.mark.parametrize(
-    "call",
+    "call, message",
     [
-        lambda: correlated_gaussian(0, 2, 1.0, 0),
-        lambda: correlated_gaussian(10, 0, 1.0, 0),
-        lambda: correlated_gaussian(10, 2, -1.0, 0),
-        lambda: correlated_gaussian(10, 2, float("nan"), 0),
-        lambda: correlated_gaussian(10, 2, 1.0, -3),
-        lambda: student_t(10, 2, 5, 0, mi_bits=0.01),  # below the tail MI
-        lambda: student_t(10, 2, 0, 0),
-        lambda: label_gaussian_separation(2.0, 4),  # not below log2(4)
-        lambda: label_gaussian(10, 2, -0.5, 0),
-        lambda: discrete_label_gaussian(10, 2, 0, 1.0, 0),
-        lambda: DISTRIBUTIONS["student_t"](10, 2, 0.0, 0),
+        (lambda: correlated_gaussian(0, 2, 1.0, 0), r"n must be an integer >= 1; got n=0"),
+        (lambda: correlated_gaussian(10, 0, 1.0, 0), r"dim must be an integer >= 1; got dim=0"),
+        (lambda: correlated_gaussian(10, 2, -1.0, 0), r"mi_bits must be finite and >= 0; got mi_bits=-1\.0"),
+        (lambda: correlated_gaussian(10, 2, float("nan"), 0), r"mi_bits must be finite and >= 0; got mi_bits=nan"),
+        (lambda: correlated_gaussian(10, 2, 1.0, -3), r"seed must be an integer >= 0; got seed=-3"),
+        (lambda: student_t(10, 2, 5, 0, mi_bits=0.01),  # below the tail MI
+         r"student_t: mi_bits=0\.01 is below the MI of the uncorrelated t with dof=5 and dim=2"),
+        (lambda: student_t(10, 2, 0, 0), r"dof must be a finite number > 0; got dof=0"),
+        (lambda: label_gaussian_separation(2.0, 4),  # not below log2(4)
+         r"label_gaussian: mi_bits=2 must be below log2\(n_classes\)=2 \(n_classes=4\)"),
+        (lambda: label_gaussian(10, 2, -0.5, 0), r"mi_bits must be finite and >= 0; got mi_bits=-0\.5"),
+        (lambda: discrete_label_gaussian(10, 2, 0, 1.0, 0), r"n_classes must be an integer >= 1; got n_classes=0"),
+        (lambda: DISTRIBUTIONS["student_t"](10, 2, 0.0, 0), r"student_t: mi_bits=0 is too small for dim=2"),
     ],
 )
-def test_bad_arguments_raise_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_arguments_raise_value_error_naming_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
         call()
 
 
@@ -173,9 +175,18 @@ def test_label_gaussian_quadrature_agrees_with_reference():
 
 @pytest.mark.parametrize("mi", [0.5, 1.0, 2.0, 3.7])
 def test_label_gaussian_hits_target(mi):
+    """The separation solved for the target gives that MI by the slow quadrature reference."""
     x, labels, true = label_gaussian(2000, 2, mi, 0)
-    assert true == pytest.approx(mi, abs=1e-9)
-    assert labels.max() < 2 ** (math.floor(mi) + 1)
+    k = 2 ** (math.floor(mi) + 1)
+    assert labels.max() < k and len(np.unique(labels)) == k
+    sep = label_gaussian_separation(mi, k)
+    assert label_gaussian_mi_bits(k, sep, method="quad") == pytest.approx(mi, abs=1e-6)
+    assert true == pytest.approx(label_gaussian_mi_bits(k, sep, method="quad"), abs=1e-6)
+    # and the sample is that distribution: consecutive class means sep apart (on a rotated line)
+    means = np.array([x[labels == c].mean(axis=0) for c in range(k)])
+    # (each coordinate of a difference of two class means has s.d. sqrt(2 k / n): allow 4 of them)
+    tol = 4 * math.sqrt(2 * k / len(labels))
+    np.testing.assert_allclose(np.linalg.norm(np.diff(means, axis=0), axis=1), sep, atol=tol)
 
 
 # ------------------------------------------------------------------------------ rotation

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import infoplane.synthetic_images as si
+import infoplane.studies.synthetic_images as si
+from infoplane.config import ConfigError, validate_config
 from infoplane.synthetic.images import gaussian_blobs, ordered_segments, rectangles
 from infoplane.units import bits_to_nats, nats_to_bits
 
@@ -106,68 +107,11 @@ def test_image_input_errors(fn, latent, needle):
 
 
 # ------------------------------------------------------------------------------ study driver
-# Until infoplane.synthetic.uniform_margins and infoplane.estimators' "kl" exist, these tests run
-# against small stand-ins defined here (never in src).
 
 
-def _standin_uniform_margins(n, dim, mi_bits, seed):
-    from scipy.special import ndtr
-
-    rng = np.random.default_rng(seed)
-    rho = math.sqrt(1.0 - math.exp(-2.0 * bits_to_nats(mi_bits) / dim))
-    z1, z2 = rng.standard_normal((n, dim)), rng.standard_normal((n, dim))
-    return ndtr(z1), ndtr(rho * z1 + math.sqrt(1 - rho**2) * z2), float(mi_bits)
-
-
-class _StandinKL:
-    """Kozachenko-Leonenko I = H(X) + H(Y) - H(X, Y) after per-side whitening."""
-
-    def __init__(self, k=5, **_):
-        self.k = k
-
-    @staticmethod
-    def _white(a):
-        a = a - a.mean(0)
-        if a.shape[1] > 20:
-            s = a.std(0)
-            return a / np.where(s > 0, s, 1)
-        c = np.atleast_2d(np.cov(a, rowvar=False))
-        return a @ np.linalg.inv(np.linalg.cholesky(c)).T
-
-    def _h(self, z):
-        from scipy.spatial import cKDTree
-        from scipy.special import digamma, gammaln
-
-        n, d = z.shape
-        eps = cKDTree(z).query(z, self.k + 1)[0][:, self.k]
-        logv = d / 2 * math.log(math.pi) - gammaln(d / 2 + 1)
-        return digamma(n) - digamma(self.k) + logv + d * np.mean(np.log(eps))
-
-    def estimate_with_error(self, x, y):
-        x, y = self._white(np.asarray(x, float)), self._white(np.asarray(y, float))
-        return float(nats_to_bits(self._h(x) + self._h(y) - self._h(np.hstack([x, y])))), float("nan")
-
-
-def _standin_get_estimator(name, **params):
-    if name != "kl":
-        raise ValueError(f"unknown estimator {name!r}")
-    return _StandinKL(**params)
-
-
-@pytest.fixture
-def driver(monkeypatch):
-    """The driver module, with stand-ins for whatever of H1's library is not there yet."""
-    try:
-        from infoplane.synthetic import uniform_margins  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr(si, "_uniform_margins", _standin_uniform_margins)
-    try:
-        from infoplane.estimators import get_estimator
-
-        get_estimator("kl", k=5)
-    except (ImportError, ValueError):
-        monkeypatch.setattr(si, "_get_estimator", _standin_get_estimator)
-    return si
+def _spec(**synthetic) -> dict:
+    """A ``synthetic`` section as the study receives it: through the config's validation."""
+    return validate_config({"study": "t", "synthetic": synthetic})["synthetic"]
 
 
 SMALL = {
@@ -181,24 +125,32 @@ SMALL = {
 }
 
 
-def test_tasks_are_independent_and_serialisable(driver):
-    spec = {**SMALL, "images": ["blobs", "rectangles"], "seeds": [0, 1, 2]}
-    tasks = driver.synthetic_tasks(spec)
+def test_tasks_are_independent_and_serialisable():
+    spec = _spec(**{**SMALL, "images": ["blobs", "rectangles"], "seeds": [0, 1, 2]})
+    tasks = si.synthetic_tasks(spec)
     assert len(tasks) == 2 * 2 * 3
     assert json.loads(json.dumps(tasks)) == tasks
-    assert {t["latent_dim"] for t in tasks if t["image"] == "rectangles"} == {4}
     assert {(t["image"], t["true_mi_nats"], t["seed"]) for t in tasks} == {
         (im, mi, s) for im in ("blobs", "rectangles") for mi in (1.0, 3.0) for s in (0, 1, 2)
     }
+    # the autoencoders the study reads: one per (image kind, seed), only with `ae` fitted on
+    # independent latents
+    assert si.needed_autoencoders(spec) == []
+    with_ae = _spec(**{**SMALL, "images": ["blobs", "rectangles"], "seeds": [0, 1], "compressions": ["ae"]})
+    assert si.needed_autoencoders(with_ae) == [("blobs", 0), ("blobs", 1), ("rectangles", 0), ("rectangles", 1)]
+    assert si.needed_autoencoders({**with_ae, "ae": {**with_ae["ae"], "fit_on": "data"}}) == []
 
 
-def test_small_run_compression_beats_raw_pixels(driver):
-    df = driver.run_synthetic_images(SMALL, progress=False)
+def test_small_run_compression_beats_raw_pixels():
+    spec = _spec(**SMALL)
+    df = si.run_synthetic_images(spec, progress=False)
     assert list(df.columns) == si.COLUMNS
     assert set(df["compression"]) == {"latent", "none", "pca"}
     assert len(df) == 2 * 3 * 2
+    assert (df["status"] == "ok").all() and (df["reason"] == "").all()
     # true MI reported in bits
     np.testing.assert_allclose(sorted(set(df["true_mi"])), nats_to_bits(np.array([1.0, 3.0])))
+    assert sorted(set(df["compressed_dim"])) == [2, 3, 256]  # latents, PCA to latent_dim + 1, pixels
     err = df.assign(err=(df["estimate"] - df["true_mi"]).abs()).set_index(["estimator", "compression", "true_mi"])["err"]
     ksg, kl = err.loc["ksg"], err.loc["kl"]
     # KSG on the latents themselves: within 0.5 nats at n = 1500 (measured -0.04 and -0.34 nats;
@@ -212,88 +164,155 @@ def test_small_run_compression_beats_raw_pixels(driver):
     # of nats below zero), far worse than KSG after compression
     assert np.all(kl.loc["none"] > nats_to_bits(5.0)), df
     # the run is the concatenation of its tasks
-    rows = [r for t in driver.synthetic_tasks(SMALL) for r in driver.run_synthetic_task(t)]
+    rows = [r for t in si.synthetic_tasks(spec) for r in si.run_synthetic_task(spec, t)]
     pd.testing.assert_frame_equal(df, pd.DataFrame(rows, columns=si.COLUMNS))
 
-    summary = driver.summarize_synthetic(df)
-    assert set(summary.columns) >= {"bias_bits", "bias_nats", "rel_error", "within_tolerance"}
+    summary = si.summarize_synthetic(df)
+    assert list(summary.columns) == si.SUMMARY_COLUMNS
     row = summary[(summary["compression"] == "pca") & (summary["estimator"] == "ksg")].iloc[0]
+    sel = df[(df["compression"] == "pca") & (df["estimator"] == "ksg") & (df["true_mi"] == row["true_mi"])]
+    assert row["n_seeds"] == len(sel) == 1
+    assert row["mean"] == sel["estimate"].iloc[0]
     assert row["bias_nats"] == pytest.approx(bits_to_nats(row["mean"] - row["true_mi"]))
-    assert row["rel_error"] == pytest.approx((row["mean"] - row["true_mi"]) / row["true_mi"])
 
 
 def test_summarize_tolerance_rule():
-    t = float(nats_to_bits(4.0))
+    """Hand-worked: 4 nats = 5.771 bits; the band is +-10% (0.577 bits) there, and +-0.1 nats
+    (0.1443 bits) at zero."""
+    t = 4.0 / math.log(2.0)
     df = pd.DataFrame(
         {
             "image": "blobs",
-            "compression": ["a", "b", "c", "d"],
+            "compression": ["a", "b", "c", "d", "e", "e"],
             "estimator": "kl",
-            "true_mi": [t, t, t, 0.0],
-            "estimate": [t * 1.09, t * 0.85, t + float(nats_to_bits(0.05)), float(nats_to_bits(0.2))],
+            "true_mi": [t, t, t, 0.0, t, t],
+            "estimate": [t * 1.09, t * 0.85, t + 0.05 / math.log(2.0), 0.2 / math.log(2.0), t * 0.95, np.nan],
         }
     )
-    s = driver_summary = si.summarize_synthetic(df).set_index("compression")
-    assert driver_summary.loc[["a", "b", "c", "d"], "within_tolerance"].tolist() == [True, False, True, False]
+    s = si.summarize_synthetic(df).set_index("compression")
+    assert s.loc[["a", "b", "c", "d", "e"], "within_tolerance"].tolist() == [True, False, True, False, True]
+    assert s.loc["a", "target_lo_bits"] == pytest.approx(t - 0.4 / math.log(2.0))
+    assert s.loc["a", "target_hi_bits"] == pytest.approx(t + 0.4 / math.log(2.0))
+    assert s.loc["d", "target_lo_bits"] == pytest.approx(-0.1 / math.log(2.0))
+    assert s.loc["d", "target_hi_bits"] == pytest.approx(0.1 / math.log(2.0))
     assert math.isnan(s.loc["d", "rel_error"])
-    with pytest.raises(ValueError, match="estimate"):
-        si.summarize_synthetic(df.drop(columns="estimate"))
+    assert s.loc["b", "rel_error"] == pytest.approx(-0.15)
+    # a refused (NaN) row is left out: one seed counted, its mean is the finite estimate
+    assert s.loc["e", "n_seeds"] == 1 and s.loc["e", "mean"] == pytest.approx(t * 0.95)
 
 
 def test_tolerance_band_edges():
     # 10% above 1 nat, 0.1 nats below it (where 10% is smaller), in bits
     true = nats_to_bits(np.array([0.0, 0.5, 1.0, 5.0]))
     lo, hi = si.tolerance_band(true)
-    half = np.array([0.1, 0.1, 0.1, 0.5])
-    np.testing.assert_allclose(hi - true, nats_to_bits(half), rtol=1e-12)
-    np.testing.assert_allclose(true - lo, nats_to_bits(half), rtol=1e-12)
+    half = np.array([0.1, 0.1, 0.1, 0.5]) / math.log(2.0)
+    np.testing.assert_allclose(hi - true, half, rtol=1e-12)
+    np.testing.assert_allclose(true - lo, half, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
-    ("spec", "needle"),
+    ("synthetic", "needle"),
     [
-        ({"imags": ["blobs"]}, "imags"),
-        ({"images": ["circles"]}, "images"),
-        ({"image_size": 2}, "image_size"),
-        ({"true_mi_nats": [-1]}, "true_mi_nats"),
-        ({"n": 5}, "'n'"),
-        ({"seeds": [-1]}, "seeds"),
-        ({"compressions": ["zip"]}, "compressions"),
-        ({"estimators": [{"name": "nope"}]}, "estimators"),
-        ({"ae": {"epoch": 3}}, "ae.epoch"),
-        ({"ae": {"fit_on": "train"}}, "ae.fit_on"),
-        ({"ae": {"lr": -1}}, "lr"),
-        ({"pca_dim": 0}, "pca_dim"),
-        ({"estimators": [{"name": "kl"}, {"name": "kl", "k": 3}]}, "label"),
+        ({"imags": ["blobs"]}, r"synthetic: unknown key 'imags'"),
+        ({"images": ["circles"]}, r"synthetic\.images\.0: 'circles' is not allowed"),
+        ({"image_size": 2}, r"synthetic\.image_size: 2 is out of range; must be >= 4"),
+        ({"image_size": 512}, r"synthetic\.image_size: 512 is out of range; must be <= 256"),
+        ({"true_mi_nats": [-1]}, r"synthetic\.true_mi_nats\.0: -1 is out of range"),
+        ({"n": 5}, r"synthetic\.n: 5 is out of range; must be >= 20"),
+        ({"seeds": [-1]}, r"synthetic\.seeds\.0: -1 is out of range"),
+        ({"compressions": ["zip"]}, r"synthetic\.compressions\.0: 'zip' is not allowed"),
+        ({"estimators": [{"name": "nope"}]}, r"synthetic\.estimators\[0\]: .*nope"),
+        ({"ae": {"epoch": 3}}, r"synthetic\.ae: unknown key 'epoch'"),
+        ({"ae": {"cache_dir": "x"}}, r"synthetic\.ae: unknown key 'cache_dir'"),
+        ({"ae": {"fit_on": "train"}}, r"synthetic\.ae\.fit_on: 'train' is not allowed"),
+        ({"ae": {"lr": -1}}, r"synthetic\.ae\.lr: -1 is out of range"),
+        ({"pca_dim": 0}, r"synthetic\.pca_dim: 0 is out of range"),
+        ({"estimators": [{"name": "kl"}, {"name": "kl", "k": 3}]}, r"synthetic\.estimators: .*label 'kl'"),
     ],
 )
-def test_bad_spec_names_the_key(driver, spec, needle):
-    with pytest.raises(ValueError, match=needle):
-        driver.validate_synthetic_spec(spec)
+def test_bad_synthetic_section_names_the_key(synthetic, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _spec(**{**SMALL, **synthetic})
 
 
-def test_dask_run_fits_each_autoencoder_once_and_matches_serial(driver, tmp_path):
-    """On a Dask cluster the independent autoencoders are fitted first, one per (image, seed),
-    into one cache directory the tasks share; the table equals that of the serial run."""
-    from infoplane.analysis import local_client
+def _write_autoencoders(spec: dict, directory) -> list[str]:
+    for image, seed in si.needed_autoencoders(spec):
+        si.fit_autoencoder(spec, image, seed).save(si.autoencoder_file(directory, image, seed))
+    return sorted(p.name for p in directory.iterdir())
 
-    spec = {
+
+def test_dask_run_matches_serial_bit_for_bit(tmp_path):
+    """The tasks read one autoencoder file per (image, seed); a Dask run (workers with one
+    thread) and a serial run (this process's threads) give the same table, bit for bit."""
+    from infoplane.parallel import dask_client
+
+    spec = _spec(**{
         **SMALL,
         "n": 400,
         "true_mi_nats": [1.0, 2.0],
         "seeds": [0, 1],
-        "compressions": ["ae"],
+        "compressions": ["pca", "ae"],
         "estimators": [{"name": "ksg", "k": 5}],
-        "ae": {"epochs": 1, "lr": 1e-3, "cache_dir": str(tmp_path / "ae")},
-    }
-    client = local_client(2)
-    try:
-        df = driver.run_synthetic_images(spec, progress=False, client=client)
-    finally:
-        cluster = client.cluster
-        client.close()
-        cluster.close()
-    files = sorted(p.name for p in (tmp_path / "ae").iterdir())
-    assert len(files) == 2 and all(f.startswith("ae_blobs_") and f.endswith(".npz") for f in files), files
-    serial = driver.run_synthetic_images({**spec, "ae": {**spec["ae"], "cache_dir": None}}, progress=False)
-    pd.testing.assert_frame_equal(df, serial, rtol=1e-6)
+        "ae": {"epochs": 1, "lr": 1e-3},
+    })
+    assert _write_autoencoders(spec, tmp_path) == ["blobs_seed0.npz", "blobs_seed1.npz"]
+    with dask_client(2) as client:
+        df = si.run_synthetic_images(spec, autoencoder_dir=tmp_path, client=client, progress=False)
+    serial = si.run_synthetic_images(spec, autoencoder_dir=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(df, serial, check_exact=True)
+    ae = df[df["compression"] == "ae"]
+    assert len(ae) == 4 and set(ae["compressed_dim"]) == {2} and np.isfinite(ae["estimate"]).all()
+
+
+def test_missing_autoencoder_names_the_image_and_seed():
+    spec = _spec(**{**SMALL, "n": 100, "compressions": ["ae"]})
+    with pytest.raises(ValueError, match=r"autoencoder of blobs / seed 0 is not given"):
+        si.run_synthetic_images(spec, progress=False)
+
+
+def test_refusal_is_a_nan_row_with_its_reason():
+    """wkl refuses raw pixels (a 512-dimensional joint entropy with k=20): NaN, status refused,
+    the estimator's message."""
+    spec = _spec(**{**SMALL, "n": 400, "true_mi_nats": [1.0], "compressions": ["none"],
+                    "estimators": [{"name": "ksg", "k": 5}, {"name": "wkl", "k": 20}]})
+    df = si.run_synthetic_images(spec, progress=False).set_index(["compression", "estimator"])
+    refused = df.loc[("none", "wkl")]
+    assert math.isnan(refused["estimate"]) and refused["status"] == "refused"
+    assert refused["reason"].startswith("wkl: k=20 neighbours cannot cancel"), refused["reason"]
+    assert "512-dimensional" in refused["reason"], refused["reason"]
+    for key in [("none", "ksg"), ("latent", "wkl")]:
+        assert math.isfinite(df.loc[key, "estimate"]) and df.loc[key, "status"] == "ok"
+    summary = si.summarize_synthetic(df.reset_index()).set_index(["compression", "estimator"])
+    assert summary.loc[("none", "wkl"), "n_seeds"] == 0
+
+
+def test_autoencoders_fitted_on_the_data_need_no_files():
+    """ae.fit_on = data (the paper's literal procedure): one autoencoder per side per task,
+    fitted inside the task; codes of the latent dimension."""
+    spec = _spec(**{**SMALL, "n": 200, "true_mi_nats": [2.0], "compressions": ["ae"],
+                    "estimators": [{"name": "ksg", "k": 5}], "ae": {"epochs": 1, "fit_on": "data"}})
+    assert si.needed_autoencoders(spec) == []
+    df = si.run_synthetic_images(spec, progress=False).set_index("compression")
+    assert df.loc["ae", "compressed_dim"] == 2 and df.loc["ae", "status"] == "ok"
+    assert np.isfinite(df.loc["ae", "estimate"])
+
+
+def test_cli_fits_one_autoencoder_per_image_and_seed(tmp_path, capsys):
+    import yaml
+
+    from infoplane.cli import main
+    from infoplane.compression import ConvAutoencoder
+
+    cfg = tmp_path / "syn.yaml"
+    cfg.write_text(yaml.safe_dump({"study": "t", "synthetic": {
+        **SMALL, "n": 50, "images": ["rectangles"], "seeds": [3], "ae": {"epochs": 1}}}))
+    out = tmp_path / "autoencoders" / "rectangles_seed3.npz"
+    assert main(["synthetic-autoencoder", "--config", str(cfg), "--image", "rectangles", "--seed", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    ae = ConvAutoencoder.load(out)
+    assert ae.dim == 4 and ae.seed == 3 and ae.input_shape == (1, 16, 16)
+    assert list(tmp_path.joinpath("autoencoders").iterdir()) == [out]  # no temporary left
+    # an (image, seed) outside the config's grid is refused, naming both keys
+    assert main(["synthetic-autoencoder", "--config", str(cfg), "--image", "blobs", "--seed", "3",
+                 "--out", str(tmp_path / "x.npz")]) == 2
+    assert "synthetic.images x synthetic.seeds" in capsys.readouterr().err

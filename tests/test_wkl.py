@@ -1,5 +1,6 @@
 """Weighted Kozachenko-Leonenko MI (``wkl``): weights, known-MI cases, the shuffled reference,
-labels, refusals, and its use in the synthetic-images study."""
+labels, refusals. Its refusal of raw pixels in the synthetic-images study is tested in
+test_synthetic_images.py."""
 
 from __future__ import annotations
 
@@ -90,38 +91,11 @@ def test_wkl_is_deterministic_and_symmetric_in_its_seeded_parts():
     assert mutual_information(y, x, method="wkl") == pytest.approx(a[0], abs=0.1)
 
 
-def test_wkl_refuses_duplicates_without_jitter_room():
+def test_wkl_tie_breaking_jitter_separates_duplicated_rows():
+    """Every x row three times (exact duplicates, zero nearest-neighbour distances before the
+    1e-10 tie-breaking noise) and an independent y: a finite estimate near 0, not an error and
+    not a -inf from log(0) (measured -0.60 to 0.25 bits over seeds 0-3 at n = 150)."""
     x = np.repeat(np.random.default_rng(0).standard_normal((50, 2)), 3, axis=0)
-    y = np.random.default_rng(1).standard_normal((150, 2))
-    # the 1e-10 tie-breaking noise separates duplicates: finite, no error
-    assert math.isfinite(mutual_information(x, y, method="wkl", k=5))
-
-
-def test_synthetic_study_keeps_nan_where_wkl_refuses_raw_pixels(capsys):
-    import infoplane.synthetic_images as si
-    from infoplane import plots
-
-    spec = {
-        "images": ["blobs"],
-        "true_mi_nats": [1.0],
-        "n": 400,
-        "seeds": [0],
-        "compressions": ["none"],
-        "estimators": [{"name": "ksg", "k": 5}, {"name": "wkl", "k": 20}],
-    }
-    df = si.run_synthetic_images(spec, progress=False)
-    raw = df.set_index(["compression", "estimator"])["estimate"]
-    assert math.isfinite(raw[("none", "ksg")]) and math.isnan(raw[("none", "wkl")])
-    assert math.isfinite(raw[("latent", "wkl")])
-    assert "wkl on blobs / none" in capsys.readouterr().err
-    summary = si.summarize_synthetic(df).set_index(["compression", "estimator"])
-    assert summary.loc[("none", "wkl"), "n_seeds"] == 0
-    # the figure draws the study's summary (with its target band columns), never the raw table
-    drawn = si.summarize_synthetic(df)
-    if "target_lo_bits" not in drawn.columns:  # until the summary carries the band itself
-        drawn["target_lo_bits"], drawn["target_hi_bits"] = si.tolerance_band(drawn["true_mi"].to_numpy())
-    fig = plots.synthetic_images_figure(drawn)
-    assert len(fig.axes) >= 2  # one row per estimator that has finite values
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    y = np.random.default_rng(10).standard_normal((150, 2))
+    value = mutual_information(x, y, method="wkl", k=5)
+    assert math.isfinite(value) and abs(value) < 1.0, value

@@ -103,48 +103,48 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_validation(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
+    from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
-    from infoplane.validation import bias_table, run_validation
+    from infoplane.studies.validation import bias_table, run_validation
 
     cfg = load_config(args.config)
-    client = None
-    if args.workers > 1 or args.scheduler:
-        from infoplane.analysis import local_client
-
-        client = local_client(args.workers, args.scheduler)
-    try:
-        df = run_validation(cfg["validation"], client=client)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    with dask_client(args.workers, args.scheduler) as client:
+        df = run_validation(cfg["validation"], client=client, progress=not args.quiet)
     attrs = provenance_attrs(cfg)
     _write_csv(df, args.out, attrs)
     _write_csv(bias_table(df), args.summary, attrs)
     return 0
 
 
-def cmd_synthetic(args: argparse.Namespace) -> int:
+def cmd_synthetic_autoencoder(args: argparse.Namespace) -> int:
+    from infoplane.atomic import atomic_path
     from infoplane.config import load_config
-    from infoplane.provenance import provenance_attrs
-    from infoplane.synthetic_images import run_synthetic_images, summarize_synthetic
+    from infoplane.studies.synthetic_images import fit_autoencoder
 
     cfg = load_config(args.config)
-    client = None
-    if args.workers > 1 or args.scheduler:
-        from infoplane.analysis import local_client
+    spec = cfg["synthetic"]
+    if args.image not in spec["images"] or args.seed not in spec["seeds"]:
+        raise ValueError(f"{args.config}: ({args.image!r}, seed {args.seed}) is not in synthetic.images x "
+                         f"synthetic.seeds ({', '.join(spec['images'])} x {spec['seeds']})")
+    ae = fit_autoencoder(spec, args.image, args.seed, progress=not args.quiet)
+    with atomic_path(args.out) as tmp:
+        ae.save(tmp)
+    return 0
 
-        client = local_client(args.workers, args.scheduler)
-    try:
-        df = run_synthetic_images(cfg["synthetic"], progress=not args.quiet, client=client)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from infoplane.config import load_config
+    from infoplane.parallel import dask_client
+    from infoplane.provenance import provenance_attrs
+    from infoplane.studies.synthetic_images import (
+        run_synthetic_images,
+        summarize_synthetic,
+    )
+
+    cfg = load_config(args.config)
+    with dask_client(args.workers, args.scheduler) as client:
+        df = run_synthetic_images(cfg["synthetic"], autoencoder_dir=args.autoencoders, client=client,
+                                  progress=not args.quiet)
     attrs = provenance_attrs(cfg)
     _write_csv(df, args.out, attrs)
     _write_csv(summarize_synthetic(df), args.summary, attrs)
@@ -258,11 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sp = add(name, func, help_)
         sp.add_argument("--config", required=True)
-        sp.add_argument("--out", required=True)
-        sp.add_argument("--summary", required=True)
-        sp.add_argument("--workers", type=int, default=1)
-        sp.add_argument("--scheduler", default=os.environ.get("INFOPLANE_DASK_SCHEDULER"))
+        sp.add_argument("--out", required=True, help="Output results table (CSV, bits).")
+        sp.add_argument("--summary", required=True, help="Output summary table (CSV, bits).")
+        sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
+        sp.add_argument("--scheduler", default=os.environ.get("INFOPLANE_DASK_SCHEDULER"),
+                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
         sp.add_argument("--quiet", action="store_true")
+        if name == "synthetic":
+            sp.add_argument("--autoencoders", default=None,
+                            help="Directory of the independent autoencoders <image>_seed<s>.npz "
+                                 "(needed when compressions has ae and ae.fit_on is independent).")
+
+    sp = add("synthetic-autoencoder", cmd_synthetic_autoencoder,
+             "Fit the independent autoencoder of one (image kind, seed) of the synthetic-images study.")
+    sp.add_argument("--config", required=True)
+    sp.add_argument("--image", required=True, help="An image kind of synthetic.images.")
+    sp.add_argument("--seed", type=int, required=True)
+    sp.add_argument("--out", required=True, help="Output compressor file (.npz).")
+    sp.add_argument("--quiet", action="store_true")
 
     sp = add("plot-table", cmd_plot_table, "Draw the figure of a validation or synthetic-images study from its summary table.")
     sp.add_argument("kind", choices=["validation", "synthetic"])

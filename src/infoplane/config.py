@@ -115,17 +115,17 @@ def _format_error(err: jsonschema.ValidationError, schema: dict[str, Any]) -> st
     return f"{where}: {err.message}"
 
 
-def _check_estimators(entries: list[dict[str, Any]], where: str, extra_keys: tuple[str, ...] = ()) -> None:
+def _check_estimators(entries: list[dict[str, Any]], where: str) -> None:
+    """Each entry's parameters are valid for its estimator, and no two entries share a label."""
     from infoplane.estimators import get_estimator
 
     labels = []
     for i, entry in enumerate(entries):
-        params = {k: v for k, v in estimator_params(entry).items() if k not in extra_keys}
         try:
-            get_estimator(entry["name"], **params)
+            get_estimator(entry["name"], **estimator_params(entry))
         except ValueError as exc:
             raise ConfigError(f"{where}[{i}]: {exc}") from None
-        labels.append(entry.get("label", entry["name"]))
+        labels.append(estimator_label(entry))
     dup = {lab for lab in labels if labels.count(lab) > 1}
     if dup:
         raise ConfigError(f"{where}: two estimators share the label {sorted(dup)[0]!r}; give each a distinct `label`")
@@ -143,7 +143,7 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
     if "estimators" in cfg:
         _check_estimators(cfg["estimators"], "estimators")
     if "validation" in cfg:
-        _check_estimators(cfg["validation"]["estimators"], "validation.estimators", ("distributions",))
+        _check_estimators(cfg["validation"]["estimators"], "validation.estimators")
     if "synthetic" in cfg:
         _check_estimators(cfg["synthetic"]["estimators"], "synthetic.estimators")
     if "dataset" in cfg and cfg["dataset"]["name"] != "mnist" and cfg["dataset"].get("split", "test") != "test":
@@ -215,14 +215,20 @@ def config_hash(cfg: Mapping[str, Any], sections: tuple[str, ...] = TRAINING_SEC
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+#: Keys of an estimator entry that are not the estimator's parameters: ``name``, ``label`` and
+#: (validation entries) ``distributions``.
+ESTIMATOR_ENTRY_KEYS: tuple[str, ...] = ("name", "label", "distributions")
+
+
 def estimator_label(entry: Mapping[str, Any]) -> str:
-    """The name under which an estimator entry appears in tables and figures."""
+    """The name under which an estimator entry appears in tables and figures: its ``label``,
+    else its ``name`` (two entries of one estimator need distinct labels)."""
     return str(entry.get("label", entry["name"]))
 
 
 def estimator_params(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The estimator's own parameters of a config entry (without name and label)."""
-    return {k: v for k, v in entry.items() if k not in ("name", "label")}
+    """The estimator's own parameters of a config entry (all but :data:`ESTIMATOR_ENTRY_KEYS`)."""
+    return {k: v for k, v in entry.items() if k not in ESTIMATOR_ENTRY_KEYS}
 
 
 def _doc_rows(node: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str]:

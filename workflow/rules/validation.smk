@@ -48,7 +48,58 @@ rule validation_figure:
         "infoplane plot-table validation --table {input} --out-stem {params.stem} 2> {log}"
 
 
+# The independent autoencoders the synthetic study reads, one per (image kind, seed): none
+# without `ae` in synthetic.compressions or with ae.fit_on = data.
+SYNTHETIC = config.get("synthetic", {})
+SYNTHETIC_AUTOENCODERS = (
+    expand(
+        f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
+        image=SYNTHETIC["images"],
+        seed=SYNTHETIC["seeds"],
+    )
+    if SYNTHETIC
+    and "ae" in SYNTHETIC["compressions"]
+    and SYNTHETIC["ae"]["fit_on"] == "independent"
+    else []
+)
+# An autoencoder depends on these synthetic keys only.
+SYNTHETIC_AE_HASH = config_hash(
+    {
+        "synthetic": {
+            k: SYNTHETIC.get(k)
+            for k in ("n", "image_size", "rectangle_min_pixels", "ae")
+        }
+    },
+    ("synthetic",),
+)
+
+
+rule synthetic_autoencoder:
+    output:
+        f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
+    log:
+        f"{RESULTS}/logs/synthetic_autoencoder/{{image}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthetic_autoencoder/{{image}}_seed{{seed}}.tsv"
+    wildcard_constraints:
+        image="blobs|rectangles",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        config=CONFIG_FILE,
+        hash=SYNTHETIC_AE_HASH,
+    shell:
+        "infoplane synthetic-autoencoder --config {params.config} --image {wildcards.image} "
+        "--seed {wildcards.seed} --out {output} --quiet 2> {log}"
+
+
 rule synthetic_grid:
+    input:
+        autoencoders=SYNTHETIC_AUTOENCODERS,
     output:
         table=report(
             f"{RESULTS}/synthetic.csv",
@@ -69,8 +120,10 @@ rule synthetic_grid:
     params:
         config=CONFIG_FILE,
         hash=config_hash(config, ("synthetic",)),
+        autoencoders=f"{RESULTS}/autoencoders",
     shell:
         "infoplane synthetic --config {params.config} --workers {threads} "
+        "--autoencoders {params.autoencoders} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
