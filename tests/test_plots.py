@@ -92,7 +92,8 @@ def make_validation() -> pd.DataFrame:
                     for seed in range(3):
                         rows.append(dict(distribution=dist, dim=dim, true_mi=true, n=1000, seed=seed,
                                          estimator=est,
-                                         estimate=true * (1 - 0.04 * dim) + bias + rng.normal(0, 0.05)))
+                                         estimate=true * (1 - 0.04 * dim) + bias + rng.normal(0, 0.05),
+                                         se=0.05, seconds=0.01, status="ok", reason=""))
     return pd.DataFrame(rows)
 
 
@@ -582,7 +583,7 @@ def test_estimator_colours_are_fixed_by_the_registry():
 
 def test_validation_figure_reads_what_the_study_writes():
     """The contract with the study: the figure accepts bias_table's output as it is."""
-    from infoplane.validation import bias_table
+    from infoplane.studies.validation import bias_table
 
     summary = bias_table(make_validation())
     fig = plots.estimator_validation_figure(summary)
@@ -622,11 +623,9 @@ def test_synthetic_figure_draws_the_summary_and_its_target_band():
 def test_synthetic_figure_reads_what_the_study_writes():
     """The contract with the study: summarize_synthetic's table plus the target band columns
     (which the study's summary carries once it adds them itself)."""
-    from infoplane.synthetic_images import summarize_synthetic
+    from infoplane.studies.synthetic_images import summarize_synthetic
 
     summary = summarize_synthetic(make_synthetic_raw())
-    if "target_lo_bits" not in summary.columns:
-        summary["target_lo_bits"], summary["target_hi_bits"] = target_band(summary["true_mi"])
     fig = plots.synthetic_images_figure(summary)
     assert len(data_axes(fig)) == 4
 
