@@ -29,7 +29,7 @@ rule validation_grid:
 
 rule validation_figure:
     input:
-        f"{RESULTS}/validation.csv",
+        f"{RESULTS}/validation_summary.csv",
     output:
         png=report(
             f"{RESULTS}/figures/estimator_validation.png",
@@ -129,7 +129,7 @@ rule synthetic_grid:
 
 rule synthetic_figure:
     input:
-        f"{RESULTS}/synthetic.csv",
+        f"{RESULTS}/synthetic_summary.csv",
     output:
         png=report(
             f"{RESULTS}/figures/synthetic_images.png",
@@ -144,5 +144,7 @@ rule synthetic_figure:
         "../../environment.yml"
     params:
         stem=get_figure_stem,
+        config=CONFIG_FILE,
     shell:
-        "infoplane plot-table synthetic --table {input} --out-stem {params.stem} 2> {log}"
+        "infoplane plot-table synthetic --table {input} --config {params.config} "
+        "--out-stem {params.stem} 2> {log}"
