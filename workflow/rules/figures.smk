@@ -4,6 +4,7 @@
 
 rule figures:
     input:
+        config=CONFIG_FILES["figures"],
         mi=f"{RESULTS}/mi.csv",
         metrics=f"{RESULTS}/metrics.csv",
     output:
@@ -34,8 +35,7 @@ rule figures:
     conda:
         "../../environment.yml"
     params:
-        config=CONFIG_FILE,
         outdir=get_figure_dir,
     shell:
-        "infoplane figures --config {params.config} --mi {input.mi} --metrics {input.metrics} "
+        "infoplane figures --config {input.config} --mi {input.mi} --metrics {input.metrics} "
         "--outdir {params.outdir} 2> {log}"

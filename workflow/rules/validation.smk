@@ -2,6 +2,8 @@
 
 
 rule validation_grid:
+    input:
+        config=CONFIG_FILES["validation"],
     output:
         table=report(
             f"{RESULTS}/validation.csv",
@@ -19,11 +21,8 @@ rule validation_grid:
     resources:
         mem_mb=6000,
         runtime=240,
-    params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("validation",)),
     shell:
-        "infoplane validation --config {params.config} --workers {threads} "
+        "infoplane validation --config {input.config} --workers {threads} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
@@ -49,6 +48,8 @@ rule validation_figure:
 
 
 rule synthetic_grid:
+    input:
+        config=CONFIG_FILES["synthetic"],
     output:
         table=report(
             f"{RESULTS}/synthetic.csv",
@@ -66,11 +67,8 @@ rule synthetic_grid:
     resources:
         mem_mb=6000,
         runtime=240,
-    params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("synthetic",)),
     shell:
-        "infoplane synthetic --config {params.config} --workers {threads} "
+        "infoplane synthetic --config {input.config} --workers {threads} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
