@@ -318,3 +318,42 @@ def test_provenance_command(tiny_run):
     assert "config_hash" in proc.stdout and "torch_version" in proc.stdout
     line = next(li for li in proc.stdout.splitlines() if li.startswith("seed "))
     assert line.split()[-1] == "1"
+
+
+def test_train_group_keeps_finished_seeds_when_interrupted(tmp_path, tiny_config, monkeypatch):
+    """`infoplane train --seeds 0 1`: killed while seed 1 trains, the rerun trains only seed 1,
+    then both stores land in --outdir and one metrics CSV holds both seeds (sorted by seed, epoch)."""
+    import infoplane.training
+    from infoplane.cli import main
+    from infoplane.store import open_store
+
+    tiny_config["training"]["epochs"] = 3
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(tiny_config))
+    real, calls = infoplane.training.train_run, []
+
+    def interrupted(cfg, seed, *args, **kwargs):
+        calls.append(seed)
+        if seed == 1:
+            raise KeyboardInterrupt("killed while seed 1 trains")
+        return real(cfg, seed, *args, **kwargs)
+
+    args = ["train", "--config", str(cfg_path), "--seeds", "0", "1", "--outdir", str(tmp_path / "acts"),
+            "--metrics", str(tmp_path / "metrics.csv"), "--workdir", str(tmp_path / "work"), "--quiet"]
+    monkeypatch.setattr(infoplane.training, "train_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert calls == [0, 1] and not (tmp_path / "acts").exists() and not (tmp_path / "metrics.csv").exists()
+
+    def counted(cfg, seed, *args, **kwargs):
+        calls.append(seed)
+        return real(cfg, seed, *args, **kwargs)
+
+    monkeypatch.setattr(infoplane.training, "train_run", counted)
+    assert main(args) == 0
+    assert calls == [0, 1, 1], "the rerun must not train seed 0 again"
+    assert sorted(p.name for p in (tmp_path / "acts").iterdir()) == ["seed0.zarr", "seed1.zarr"]
+    assert [open_store(tmp_path / "acts" / f"seed{s}.zarr").attrs["seed"] for s in (0, 1)] == [0, 1]
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics.columns) == ["seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc"]
+    assert list(zip(metrics["seed"], metrics["epoch"])) == [(s, e) for s in (0, 1) for e in range(4)]

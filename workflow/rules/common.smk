@@ -66,7 +66,8 @@ def stage_config_file(stage):
     """The config file a stage's jobs read: `.config/<stage>-<hash>.yaml`, where the hash covers
     only the sections that stage reads (infoplane.config.STAGE_SECTIONS). The jobs take it as an
     input, so a change to a section reruns exactly the stages that read it (and what follows);
-    the file itself is written by rule stage_config, never while the workflow is parsed."""
+    the file itself is written by rule stage_config, never while the workflow is parsed.
+    """
     return f"{RESULTS}/.config/{stage}-{stage_hash(config, stage)}.yaml"
 
 
