@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,114 @@ def test_config_readme_is_generated_from_the_schema():
     schema_keys = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
     for key in schema_keys:
         assert f"| `{key}` |" in readme
+
+
+# --- seed groups and stage configs (what each workflow stage reruns on) -----------------------
+
+
+def test_seed_groups_are_consecutive_chunks_named_by_their_seeds(tiny_config):
+    from infoplane.config import seed_groups
+
+    tiny_config["seeds"] = [5, 3, 8, 1, 9]
+    tiny_config["training"]["seeds_per_job"] = 2
+    assert seed_groups(validate_config(tiny_config)) == {"seeds-5-3": (5, 3), "seeds-8-1": (8, 1), "seeds-9": (9,)}
+    tiny_config["training"].pop("seeds_per_job")  # default: one seed per job
+    assert seed_groups(validate_config(tiny_config)) == {f"seeds-{s}": (s,) for s in (5, 3, 8, 1, 9)}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_adding_a_seed_changes_only_the_last_group(tiny_config, size):
+    from infoplane.config import seed_groups
+
+    tiny_config["seeds"] = [0, 1, 2, 3, 4]
+    tiny_config["training"]["seeds_per_job"] = size
+    before = seed_groups(validate_config(tiny_config))
+    tiny_config["seeds"].append(7)
+    after = seed_groups(validate_config(tiny_config))
+    changed = set(before.items()) ^ set(after.items())
+    last_before, last_after = list(before.items())[-1], list(after.items())[-1]
+    assert changed <= {last_before, last_after}
+    assert 7 in last_after[1] and sum(map(len, after.values())) == 6
+
+
+def test_seeds_per_job_must_be_positive(tiny_config):
+    tiny_config["training"]["seeds_per_job"] = 0
+    with pytest.raises(ConfigError, match=r"training\.seeds_per_job: 0 is out of range; must be >= 1"):
+        validate_config(tiny_config, source="bad.yaml")
+
+
+def _changed_stages(tiny_config, edit) -> set[str]:
+    from infoplane.config import STAGE_SECTIONS, stage_hash
+
+    base = validate_config(tiny_config)
+    edited = copy.deepcopy(tiny_config)
+    edit(edited)
+    edited = validate_config(edited)
+    return {stage for stage in STAGE_SECTIONS if stage_hash(base, stage) != stage_hash(edited, stage)}
+
+
+@pytest.mark.parametrize(
+    "edit, stages",
+    [
+        (lambda c: c.update(figures={"smoothing": {"enabled": True}}), {"figures"}),
+        (lambda c: c["estimators"][0].update(bins=20), {"estimate", "collect", "figures"}),
+        (lambda c: c.update(analysis={"bootstrap": 3}), {"estimate", "collect"}),
+        (lambda c: c.update(compression={"layers": {"method": "pca", "dim": 2}}), {"compress", "estimate", "collect"}),
+        (lambda c: c["seeds"].append(7), {"collect"}),
+        (lambda c: c["training"].update(lr=0.5), {"train", "compress", "estimate", "collect"}),
+        (lambda c: c["training"].update(threads=2), {"train", "compress", "estimate", "collect"}),
+        (lambda c: c["training"].update(seeds_per_job=2), set()),
+        (lambda c: c.update(study="other"), {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic"}),
+    ],
+    ids=["figures", "estimator", "analysis", "compression", "seed", "training", "threads", "seeds_per_job", "study"],
+)
+def test_stage_hash_changes_with_the_sections_the_stage_reads(tiny_config, edit, stages):
+    assert _changed_stages(tiny_config, edit) == stages
+
+
+def test_seeds_per_job_does_not_change_the_training_hash(tiny_config):
+    base = validate_config(tiny_config)
+    tiny_config["training"]["seeds_per_job"] = 3
+    assert config_hash(validate_config(tiny_config)) == config_hash(base)
+
+
+@pytest.mark.parametrize("stage", ["train", "compress", "estimate", "collect", "figures"])
+def test_stage_config_round_trip(tmp_path, tiny_config, stage):
+    from infoplane.config import STAGE_SECTIONS, stage_config, write_stage_config
+
+    cfg = validate_config(tiny_config)
+    path = write_stage_config(cfg, stage, tmp_path / f"{stage}.yaml")
+    loaded = load_config(path)
+    assert set(loaded) == set(STAGE_SECTIONS[stage])
+    for section in STAGE_SECTIONS[stage]:
+        assert loaded[section] == cfg[section], section
+    assert stage_config(loaded, stage) == stage_config(cfg, stage)
+    if "model" in loaded:
+        assert config_hash(loaded) == config_hash(cfg), "stores made from a stage config keep the study's hash"
+
+
+def test_stage_config_of_a_validation_study(tmp_path):
+    from infoplane.config import write_stage_config
+
+    cfg = load_config(REPO / "config" / "studies" / "estimator_validation.yaml")
+    loaded = load_config(write_stage_config(cfg, "validation", tmp_path / "v.yaml"))
+    assert loaded == {"study": cfg["study"], "validation": cfg["validation"]}
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"infoplane_stage": "trian", "study": "s"}, r"infoplane_stage: 'trian' is not a stage; choose one of train, compress"),
+        ({"infoplane_stage": "figures", "study": "s", "figures": {}},
+         r"a figures stage config needs study, estimators, figures; missing: estimators"),
+        ({"infoplane_stage": "figures", "study": "s", "estimators": [{"name": "binning"}],
+          "figures": {"smoothing": {"windw": 3}}}, r"figures\.smoothing: unknown key 'windw'"),
+    ],
+)
+def test_bad_stage_config_one_line_naming_the_file(tmp_path, body, message):
+    path = tmp_path / "stage.yaml"
+    path.write_text(yaml.safe_dump(body))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert "\n" not in str(info.value)

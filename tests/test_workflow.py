@@ -4,9 +4,12 @@ tiny network study through the whole DAG (train -> store -> estimate -> table ->
 
 from __future__ import annotations
 
+import copy
+import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +31,49 @@ def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.Co
     return proc
 
 
+def planned_jobs(dry_run_output: str) -> list[tuple[str, list[str]]]:
+    """The jobs a `snakemake -n` printed, as (rule, outputs), in print order; without `all`.
+
+    Each job block starts with `rule <name>:` (or `localrule <name>:`) and lists `output: a, b`.
+    The list is checked against the job-count table, so a change of Snakemake's output format
+    fails here instead of making every plan look empty.
+    """
+    if "Nothing to be done" in dry_run_output:
+        return []
+    jobs: list[tuple[str, list[str]]] = []
+    rule = None
+    for line in dry_run_output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line)
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, []))
+        elif rule and line.startswith("    output: "):
+            jobs[-1][1].extend(line[len("    output: "):].split(", "))
+        elif not line.startswith("    "):
+            rule = None
+    jobs = [job for job in jobs if job[0] != "all"]
+    assert Counter(rule for rule, _ in jobs) == Counter(jobs_planned(dry_run_output)), dry_run_output
+    return jobs
+
+
 def jobs_planned(dry_run_output: str) -> dict[str, int]:
-    """Parse the job-count table of `snakemake -n` into {rule: count}."""
-    counts: dict[str, int] = {}
+    """Parse the job-count table of `snakemake -n` into {rule: count} (without `all`).
+
+    {} only when Snakemake says there is nothing to be done; a missing or malformed table fails.
+    """
+    if "Nothing to be done" in dry_run_output:
+        return {}
     lines = dry_run_output.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("Job stats:"):
-            for row in lines[i + 3:]:
-                parts = row.split()
-                if len(parts) != 2 or not parts[1].isdigit():
-                    break
-                if parts[0] not in ("total", "all"):
-                    counts[parts[0]] = int(parts[1])
+    start = lines.index("Job stats:")  # ValueError (a failure) when there is no table
+    assert lines[start + 1].split() == ["job", "count"], lines[start:start + 3]
+    counts: dict[str, int] = {}
+    for row in lines[start + 3:]:
+        name, count = row.split()
+        if name == "total":
+            assert int(count) == sum(counts.values()), lines[start:]
             break
+        counts[name] = int(count)
+    counts.pop("all", None)
     return counts
 
 
@@ -58,28 +91,49 @@ def test_snakefmt_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_dry_run_default_study():
-    proc = snakemake("-n", "--cores", "2")
-    counts = jobs_planned(proc.stdout)
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    if counts:  # nothing planned when the default study has already been run here
-        assert counts.get("train", 0) <= len(cfg["seeds"])
+def expected_fresh_plan(cfg: dict) -> dict[str, int]:
+    """The jobs of a study that has never run: from the config, by infoplane's own rules."""
+    from infoplane.config import seed_groups, validate_config
+
+    cfg = validate_config(cfg)
+    plan: dict[str, int] = {}
+    if "model" in cfg:
+        groups = len(seed_groups(cfg))
+        comp = cfg["compression"]
+        compress = comp["x"]["method"] != "none" or comp["layers"]["method"] != "none"
+        plan.update(train=groups, estimate=groups, collect=1, figures=1)
+        plan["stage_config"] = 5 if compress else 4  # train, [compress,] estimate, collect, figures
+        if compress:
+            plan["compress"] = groups
+        if comp["x"]["method"] != "none":
+            plan["fit_x_compressor"] = 1
+    for kind in ("validation", "synthetic"):
+        if kind in cfg:
+            plan.update({f"{kind}_grid": 1, f"{kind}_figure": 1})
+            plan["stage_config"] = plan.get("stage_config", 0) + 1
+    return plan
+
+
+def test_dry_run_default_study(tmp_path):
+    """The default study's plan in a fresh directory: one train and one estimate job per group."""
+    default = REPO / "config" / "config.yaml"
+    proc = snakemake("-n", "--cores", "2", "--configfile", str(default), "--directory", str(tmp_path))
+    cfg = yaml.safe_load(default.read_text())
+    plan = jobs_planned(proc.stdout)
+    assert plan == expected_fresh_plan(cfg), proc.stdout
+    assert plan["train"] == len(cfg["seeds"]) == 3  # seeds_per_job defaults to 1
+    trained = sorted(out for rule, outs in planned_jobs(proc.stdout) if rule == "train" for out in outs)
+    study = f"results/{cfg['study']}"
+    assert trained == sorted([f"{study}/activations/seeds-{s}" for s in cfg["seeds"]]
+                             + [f"{study}/metrics/seeds-{s}.csv" for s in cfg["seeds"]])
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.stem)
 def test_dry_run_every_study(study, tmp_path):
     proc = snakemake("-n", "--cores", "2", "--configfile", str(study), "--directory", str(tmp_path))
-    counts = jobs_planned(proc.stdout)
     cfg = yaml.safe_load(study.read_text())
-    assert counts, proc.stdout
-    if "model" in cfg:
-        assert counts["train"] == len(cfg["seeds"])
-        assert counts["estimate"] == len(cfg["seeds"])
-        assert counts["figures"] == 1
-    if "validation" in cfg:
-        assert counts["validation_grid"] == 1
-    if "synthetic" in cfg:
-        assert counts["synthetic_grid"] == 1
+    assert jobs_planned(proc.stdout) == expected_fresh_plan(cfg), proc.stdout
+    assert not (tmp_path / "results").exists(), "parsing the workflow must not write files"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +167,7 @@ def tiny_run(tmp_path_factory):
     from conftest import TINY_NETWORK_CONFIG
 
     work = tmp_path_factory.mktemp("tiny_study")
-    cfg = dict(TINY_NETWORK_CONFIG)
+    cfg = copy.deepcopy(TINY_NETWORK_CONFIG)
     cfg_path = work / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     proc = snakemake("--cores", "2", "--configfile", str(cfg_path), "--directory", str(work))
@@ -149,7 +203,7 @@ def test_tiny_store_schema(tiny_run):
     import xarray as xr
 
     work, _, cfg, _ = tiny_run
-    store = work / "results" / "tiny" / "activations" / "seed0.zarr"
+    store = work / "results" / "tiny" / "activations" / "seeds-0" / "seed0.zarr"
     ds = xr.open_zarr(store, consolidated=False)
     assert ds.attrs["complete"] is True
     assert ds.attrs["seed"] == 0
@@ -186,6 +240,67 @@ def test_rerun_does_nothing_and_figures_regenerate_alone(tiny_run):
     assert (work / "results" / "tiny" / "figures" / "information_plane.png").exists()
 
 
+def plan_after_edit(tiny_run, name: str, edit) -> list[tuple[str, list[str]]]:
+    """The jobs `snakemake -n` plans in the completed tiny study after ``edit(config)``."""
+    work, _, cfg, _ = tiny_run
+    edited = copy.deepcopy(cfg)
+    edit(edited)
+    path = work / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(edited))
+    proc = snakemake("-n", "--cores", "2", "--configfile", str(path), "--directory", str(work))
+    return planned_jobs(proc.stdout)
+
+
+def stage_files(jobs, study: str = "tiny") -> list[str]:
+    """Names of the stage configs the plan writes, e.g. ['figures'], sorted."""
+    outs = [out for rule, outputs in jobs if rule == "stage_config" for out in outputs]
+    assert all(re.fullmatch(rf"results/{study}/\.config/[a-z_]+-[0-9a-f]{{16}}\.yaml", o) for o in outs), outs
+    return sorted(Path(o).name.rsplit("-", 1)[0] for o in outs)
+
+
+def test_figure_option_reruns_only_figures(tiny_run):
+    jobs = plan_after_edit(tiny_run, "smooth", lambda c: c.setdefault("figures", {}).update(smoothing={"enabled": True}))
+    assert Counter(rule for rule, _ in jobs) == {"stage_config": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["figures"]
+
+
+def test_estimator_option_reruns_estimation_not_training(tiny_run):
+    jobs = plan_after_edit(tiny_run, "bins", lambda c: c["estimators"][0].update(bins=20))
+    assert Counter(rule for rule, _ in jobs) == {"stage_config": 3, "estimate": 2, "collect": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["collect", "estimate", "figures"]
+    estimated = sorted(out for rule, outs in jobs if rule == "estimate" for out in outs)
+    assert estimated == ["results/tiny/mi/seeds-0.csv", "results/tiny/mi/seeds-1.csv"]
+
+
+def test_added_seed_trains_only_its_group(tiny_run):
+    def add_seed(c):
+        c["seeds"].append(2)
+        c["training"]["seeds_per_job"] = 1  # the default, spelled out: no change by itself
+
+    jobs = plan_after_edit(tiny_run, "more_seeds", add_seed)
+    assert Counter(rule for rule, _ in jobs) == {
+        "stage_config": 1, "train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["collect"]  # collect records the seed list; training is unchanged
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-2", "results/tiny/metrics/seeds-2.csv"]
+    assert dict(jobs)["estimate"] == ["results/tiny/mi/seeds-2.csv"]
+
+
+def test_training_option_reruns_every_training_job(tiny_run):
+    jobs = plan_after_edit(tiny_run, "lr", lambda c: c["training"].update(lr=0.02))
+    assert Counter(rule for rule, _ in jobs) == {
+        "stage_config": 3, "train": 2, "estimate": 2, "collect": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["collect", "estimate", "train"]
+    trained = sorted(out for rule, outs in jobs if rule == "train" for out in outs)
+    assert trained == ["results/tiny/activations/seeds-0", "results/tiny/activations/seeds-1",
+                       "results/tiny/metrics/seeds-0.csv", "results/tiny/metrics/seeds-1.csv"]
+
+
+def test_seeds_per_job_regroups_without_new_stage_configs(tiny_run):
+    jobs = plan_after_edit(tiny_run, "grouped", lambda c: c["training"].update(seeds_per_job=2))
+    assert Counter(rule for rule, _ in jobs) == {"train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-0-1", "results/tiny/metrics/seeds-0-1.csv"]
+
+
 def test_report_is_generated(tiny_run):
     work, cfg_path, _, _ = tiny_run
     report = work / "report.html"
@@ -197,9 +312,48 @@ def test_report_is_generated(tiny_run):
 
 def test_provenance_command(tiny_run):
     work, *_ = tiny_run
-    store = work / "results" / "tiny" / "activations" / "seed1.zarr"
+    store = work / "results" / "tiny" / "activations" / "seeds-1" / "seed1.zarr"
     proc = subprocess.run([sys.executable, "-m", "infoplane.cli", "provenance", str(store)],
                           capture_output=True, text=True, check=True)
     assert "config_hash" in proc.stdout and "torch_version" in proc.stdout
     line = next(li for li in proc.stdout.splitlines() if li.startswith("seed "))
     assert line.split()[-1] == "1"
+
+
+def test_train_group_keeps_finished_seeds_when_interrupted(tmp_path, tiny_config, monkeypatch):
+    """`infoplane train --seeds 0 1`: killed while seed 1 trains, the rerun trains only seed 1,
+    then both stores land in --outdir and one metrics CSV holds both seeds (sorted by seed, epoch)."""
+    import infoplane.training
+    from infoplane.cli import main
+    from infoplane.store import open_store
+
+    tiny_config["training"]["epochs"] = 3
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(tiny_config))
+    real, calls = infoplane.training.train_run, []
+
+    def interrupted(cfg, seed, *args, **kwargs):
+        calls.append(seed)
+        if seed == 1:
+            raise KeyboardInterrupt("killed while seed 1 trains")
+        return real(cfg, seed, *args, **kwargs)
+
+    args = ["train", "--config", str(cfg_path), "--seeds", "0", "1", "--outdir", str(tmp_path / "acts"),
+            "--metrics", str(tmp_path / "metrics.csv"), "--workdir", str(tmp_path / "work"), "--quiet"]
+    monkeypatch.setattr(infoplane.training, "train_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert calls == [0, 1] and not (tmp_path / "acts").exists() and not (tmp_path / "metrics.csv").exists()
+
+    def counted(cfg, seed, *args, **kwargs):
+        calls.append(seed)
+        return real(cfg, seed, *args, **kwargs)
+
+    monkeypatch.setattr(infoplane.training, "train_run", counted)
+    assert main(args) == 0
+    assert calls == [0, 1, 1], "the rerun must not train seed 0 again"
+    assert sorted(p.name for p in (tmp_path / "acts").iterdir()) == ["seed0.zarr", "seed1.zarr"]
+    assert [open_store(tmp_path / "acts" / f"seed{s}.zarr").attrs["seed"] for s in (0, 1)] == [0, 1]
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics.columns) == ["seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc"]
+    assert list(zip(metrics["seed"], metrics["epoch"])) == [(s, e) for s in (0, 1) for e in range(4)]

@@ -42,12 +42,53 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trained(store: Path, metrics: Path, chash: str) -> bool:
+    """Whether a seed of the group was already trained by this config (a rerun skips it)."""
+    from infoplane.store import check_store
+
+    if not metrics.is_file():
+        return False
+    try:
+        check_store(store, chash)
+    except (ValueError, FileNotFoundError):
+        return False
+    return True
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from infoplane.config import load_config
+    """Train a group of seeds one after another (interim loop over ``training.train_run``).
+
+    Each seed trains in ``<workdir>/seed<s>/`` (checkpoint, partial store, then its finished store
+    and metrics), so a killed job resumes from the last checkpoint and keeps the seeds it finished.
+    Once all seeds are done their stores move to ``<outdir>/seed<s>.zarr`` and their metrics are
+    concatenated (sorted by seed, epoch) into ``--metrics``.
+    """
+    from infoplane.atomic import replace, write_text_atomic
+    from infoplane.config import config_hash, load_config
     from infoplane.training import train_run
 
     cfg = load_config(args.config)
-    train_run(cfg, args.seed, Path(args.store), Path(args.metrics), Path(args.workdir), progress=not args.quiet)
+    chash = config_hash(cfg)
+    seeds = sorted(set(args.seeds))
+    workdir, outdir = Path(args.workdir), Path(args.outdir)
+    finished = {}
+    for seed in seeds:
+        seed_dir = workdir / f"seed{seed}"
+        store, metrics = seed_dir / f"seed{seed}.zarr", seed_dir / "metrics.csv"
+        if not _trained(store, metrics, chash):
+            train_run(cfg, seed, store, metrics, seed_dir, progress=not args.quiet)
+        finished[seed] = (store, metrics)
+    # Concatenate the per-seed CSVs as text (each is sorted by epoch): no float re-formatting.
+    header, rows = None, []
+    for seed in seeds:
+        lines = finished[seed][1].read_text().splitlines()
+        header, rows = lines[0], rows + lines[1:]
+    outdir.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        replace(finished[seed][0], outdir / f"seed{seed}.zarr")
+    write_text_atomic(args.metrics, "\n".join([header, *rows]) + "\n")
+    for seed in seeds:
+        finished[seed][1].unlink()
     return 0
 
 
@@ -61,24 +102,35 @@ def cmd_fit_compressor(args: argparse.Namespace) -> int:
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from infoplane.compressed import compress_store
+    from infoplane.compressed import compress_stores
     from infoplane.config import load_config
 
     cfg = load_config(args.config)
-    compress_store(cfg, Path(args.store), Path(args.out), Path(args.x_compressor) if args.x_compressor else None,
-                   progress=not args.quiet)
+    compress_stores(cfg, [Path(p) for p in args.stores], Path(args.outdir),
+                    Path(args.x_compressor) if args.x_compressor else None, progress=not args.quiet)
     return 0
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from infoplane.analysis import estimate_store
+    """The MI table of several stores (interim loop over ``analysis.estimate_store``); each
+    store's seed is read from its attrs."""
+    import pandas as pd
+
+    from infoplane.analysis import estimate_store, tidy_table
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
+    from infoplane.store import open_store
 
     cfg = load_config(args.config)
     scheduler = args.scheduler or os.environ.get("INFOPLANE_DASK_SCHEDULER") or None
-    df = estimate_store(args.store, cfg, args.seed, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
-    _write_csv(df, args.out, provenance_attrs(cfg, args.seed, source=str(args.store)))
+    frames, seeds = [], []
+    for store in args.stores:
+        seed = int(open_store(store).attrs["seed"])  # raises naming the store when it is no store
+        seeds.append(seed)
+        frames.append(estimate_store(store, cfg, seed, workers=args.workers, scheduler=scheduler,
+                                     progress=not args.quiet))
+    df = tidy_table(pd.concat(frames, ignore_index=True))
+    _write_csv(df, args.out, provenance_attrs(cfg, seeds=json.dumps(seeds), sources=json.dumps(args.stores)))
     return 0
 
 
@@ -207,12 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("config")
     sp.add_argument("--resolved", help="Also write the config with every default filled in here.")
 
-    sp = add("train", cmd_train, "Train one network (one seed) and dump its activations to a Zarr store.")
+    sp = add("train", cmd_train, "Train a group of networks (one per seed) and dump their activations to Zarr stores.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--seed", type=int, required=True)
-    sp.add_argument("--store", required=True, help="Output activation store (.zarr).")
-    sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV.")
-    sp.add_argument("--workdir", required=True, help="Checkpoints and the partial store (kept for resuming).")
+    sp.add_argument("--seeds", type=int, nargs="+", required=True)
+    sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr per seed.")
+    sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
+    sp.add_argument("--workdir", required=True,
+                    help="Checkpoints and partial stores, in <workdir>/seed<s>/ (kept for resuming).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("fit-compressor", cmd_fit_compressor, "Fit the input (X) compressor of a study once.")
@@ -221,23 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("compress", cmd_compress, "Compress X and every layer of an activation store (Butakov et al. 2024).")
+    sp = add("compress", cmd_compress, "Compress X and every layer of activation stores (Butakov et al. 2024).")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--store", required=True)
+    sp.add_argument("--stores", nargs="+", required=True)
     sp.add_argument("--x-compressor", default=None)
-    sp.add_argument("--out", required=True)
+    sp.add_argument("--outdir", required=True, help="Output directory; gets one compressed store per store (same name).")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of a store.")
+    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of some stores.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--store", required=True)
-    sp.add_argument("--seed", type=int, required=True)
-    sp.add_argument("--out", required=True, help="Output MI table (CSV, bits).")
+    sp.add_argument("--stores", nargs="+", required=True, help="Activation or compressed stores (seed from their attrs).")
+    sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
     sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("collect", cmd_collect, "Merge per-seed MI tables into mi.csv + mi.nc (and metrics).")
+    sp = add("collect", cmd_collect, "Merge per-group MI tables into mi.csv + mi.nc (and metrics).")
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])

@@ -114,3 +114,11 @@ def compress_store(cfg: dict[str, Any], store: Path, out: Path, x_compressor: Pa
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
+
+
+def compress_stores(cfg: dict[str, Any], stores: list[Path], outdir: Path, x_compressor: Path | None,
+                    progress: bool = True) -> None:
+    """Compress each activation store of a seed group into ``outdir/<store name>`` (see
+    :func:`compress_store`)."""
+    for store in stores:
+        compress_store(cfg, Path(store), Path(outdir) / Path(store).name, x_compressor, progress=progress)

@@ -33,6 +33,33 @@ ESTIMATION_SECTIONS: tuple[str, ...] = TRAINING_SECTIONS + ("compression", "esti
 
 _NETWORK_SECTIONS = ("seeds", "dataset", "model", "training", "estimators")
 
+#: The config sections each workflow stage reads: a stage's jobs rerun when, and only when, one of
+#: its sections changes (the workflow hands each job ``results/<study>/.config/<stage>-<hash>.yaml``
+#: holding just these sections; see :func:`stage_config` and :func:`load_config`).
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "train": ("study", *TRAINING_SECTIONS),
+    "compress": ("study", *TRAINING_SECTIONS, "compression"),
+    "estimate": ("study", *ESTIMATION_SECTIONS),
+    "collect": ("study", "seeds", *ESTIMATION_SECTIONS),
+    "figures": ("study", "estimators", "figures"),
+    "validation": ("study", "validation"),
+    "synthetic": ("study", "synthetic"),
+    "synthetic_autoencoder": ("study", "synthetic"),
+}
+#: Stages that read only some keys of a section: the rest is left out of their config and hash
+#: (the synthetic study's independent autoencoders do not depend on its estimators, compressions
+#: or PCA size, so changing those refits none of them).
+_STAGE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "synthetic_autoencoder": {
+        "synthetic": ("images", "seeds", "true_mi_nats", "n", "image_size", "rectangle_min_pixels", "ae"),
+    },
+}
+#: Top-level key that marks a file as a stage config (its value is the stage).
+STAGE_KEY = "infoplane_stage"
+#: Keys that only schedule work (how seeds are grouped into jobs) and never change a result:
+#: left out of every hash and stage config, so changing them reruns nothing by themselves.
+_SCHEDULING_KEYS: dict[str, tuple[str, ...]] = {"training": ("seeds_per_job",)}
+
 
 class ConfigError(ValueError):
     """A config that does not follow the schema; the message is one line naming the key."""
@@ -131,7 +158,8 @@ def _check_estimators(entries: list[dict[str, Any]], where: str) -> None:
         raise ConfigError(f"{where}: two estimators share the label {sorted(dup)[0]!r}; give each a distinct `label`")
 
 
-def _check_semantics(cfg: dict[str, Any]) -> None:
+def _check_study_sections(cfg: dict[str, Any]) -> None:
+    """A whole study: all network sections or none, and something to run."""
     present = [s for s in _NETWORK_SECTIONS if s in cfg]
     if present and len(present) != len(_NETWORK_SECTIONS):
         missing = [s for s in _NETWORK_SECTIONS if s not in cfg]
@@ -140,6 +168,19 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
         )
     if not present and "validation" not in cfg and "synthetic" not in cfg:
         raise ConfigError("(top level): nothing to run; give a network study (model, training, ...), `validation` or `synthetic`")
+
+
+def _check_stage_sections(cfg: Mapping[str, Any], stage: Any) -> None:
+    """A stage config: a known stage and every section that stage reads."""
+    if not isinstance(stage, str) or stage not in STAGE_SECTIONS:
+        raise ConfigError(f"{STAGE_KEY}: {stage!r} is not a stage; choose one of {', '.join(STAGE_SECTIONS)}")
+    missing = [s for s in STAGE_SECTIONS[stage] if s not in cfg]
+    if missing:
+        raise ConfigError(f"(top level): a {stage} stage config needs {', '.join(STAGE_SECTIONS[stage])}; "
+                          f"missing: {', '.join(missing)}")
+
+
+def _check_semantics(cfg: dict[str, Any]) -> None:
     if "estimators" in cfg:
         _check_estimators(cfg["estimators"], "estimators")
     if "validation" in cfg:
@@ -160,7 +201,7 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
         )
 
 
-def validate_config(cfg: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str | None = None) -> dict[str, Any]:
     """Validate ``cfg`` against the schema and return it with all defaults filled in.
 
     Parameters
@@ -169,6 +210,9 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> dict[str,
         The raw config (as parsed from YAML).
     source : str
         Name of the file, used as the prefix of error messages.
+    stage : str, optional
+        Validate a stage config instead of a whole study: ``cfg`` must hold every section of
+        ``STAGE_SECTIONS[stage]`` and the result holds only those sections.
 
     Raises
     ------
@@ -185,6 +229,11 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> dict[str,
         raise ConfigError(f"{source}: {_format_error(errors[0], schema)}{more}")
     filled = fill_defaults(dict(cfg))
     try:
+        if stage is None:
+            _check_study_sections(filled)
+        else:
+            _check_stage_sections(filled, stage)
+            filled = {key: filled[key] for key in STAGE_SECTIONS[stage]}
         _check_semantics(filled)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -192,7 +241,12 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> dict[str,
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file, validate it and fill defaults (see :func:`validate_config`)."""
+    """Read a YAML config file, validate it and fill defaults (see :func:`validate_config`).
+
+    The file is either a whole study (``config/...``) or a stage config written by
+    :func:`write_stage_config` (top-level key ``infoplane_stage``): then the result holds only
+    that stage's sections (``STAGE_SECTIONS[stage]``), with their defaults filled in.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -201,16 +255,30 @@ def load_config(path: str | Path) -> dict[str, Any]:
             raw = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(raw, Mapping) and STAGE_KEY in raw:
+        raw = dict(raw)
+        return validate_config(raw, source=str(path), stage=raw.pop(STAGE_KEY))
     return validate_config(raw or {}, source=str(path))
+
+
+def _without_scheduling(cfg: Mapping[str, Any], sections: tuple[str, ...]) -> dict[str, Any]:
+    """The given sections of ``cfg`` (None when absent) without the job-scheduling keys."""
+    subset = {key: copy.deepcopy(cfg.get(key)) for key in sections}
+    for section, keys in _SCHEDULING_KEYS.items():
+        if isinstance(subset.get(section), dict):
+            for key in keys:
+                subset[section].pop(key, None)
+    return subset
 
 
 def config_hash(cfg: Mapping[str, Any], sections: tuple[str, ...] = TRAINING_SECTIONS) -> str:
     """A short, stable hash (16 hex digits) of the given sections of a validated config.
 
     By default only the sections that determine a trained network (dataset, model, training,
-    record) count, so adding a seed or an estimator does not invalidate trained stores.
+    record) count, so adding a seed or an estimator does not invalidate trained stores. Keys
+    that only schedule jobs (``training.seeds_per_job``) never count.
     """
-    subset = {key: cfg.get(key) for key in sections}
+    subset = _without_scheduling(cfg, sections)
     blob = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -218,6 +286,55 @@ def config_hash(cfg: Mapping[str, Any], sections: tuple[str, ...] = TRAINING_SEC
 #: Keys of an estimator entry that are not the estimator's parameters: ``name``, ``label`` and
 #: (validation entries) ``distributions``.
 ESTIMATOR_ENTRY_KEYS: tuple[str, ...] = ("name", "label", "distributions")
+
+
+def stage_config(cfg: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    """The sections of a validated study config that the jobs of ``stage`` read.
+
+    Job-scheduling keys are left out (they change no result). The sections a study does not
+    have are left out too (a validation-only study has no ``train`` stage to speak of).
+    """
+    if stage not in STAGE_SECTIONS:
+        raise ConfigError(f"{STAGE_KEY}: {stage!r} is not a stage; choose one of {', '.join(STAGE_SECTIONS)}")
+    subset = _without_scheduling(cfg, STAGE_SECTIONS[stage])
+    for section, keys in _STAGE_KEYS.get(stage, {}).items():
+        if isinstance(subset.get(section), dict):
+            subset[section] = {k: v for k, v in subset[section].items() if k in keys}
+    return {key: value for key, value in subset.items() if key in cfg}
+
+
+def stage_hash(cfg: Mapping[str, Any], stage: str) -> str:
+    """16 hex digits that change exactly when :func:`stage_config` of ``stage`` changes."""
+    return config_hash(stage_config(cfg, stage), STAGE_SECTIONS[stage])
+
+
+def write_stage_config(cfg: Mapping[str, Any], stage: str, path: str | Path) -> Path:
+    """Write ``stage``'s config (see :func:`stage_config`) to ``path`` atomically, for
+    :func:`load_config` to read back; returns ``path``."""
+    from infoplane.atomic import write_text_atomic
+
+    body = {STAGE_KEY: stage, **stage_config(cfg, stage)}
+    header = (f"# infoplane: the config sections the {stage} jobs read (hash {stage_hash(cfg, stage)});\n"
+              "# written by the workflow from the study config. Edit the study config, not this file.\n")
+    return write_text_atomic(path, header + yaml.safe_dump(body, sort_keys=False))
+
+
+def group_name(seeds: tuple[int, ...] | list[int]) -> str:
+    """The name of a seed group, listing its member seeds: ``(3, 4)`` -> ``"seeds-3-4"``."""
+    return "seeds-" + "-".join(str(int(s)) for s in seeds)
+
+
+def seed_groups(cfg: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The training jobs of a network study: group name -> its seeds.
+
+    Groups are consecutive chunks of ``seeds`` (config order) of ``training.seeds_per_job``
+    seeds (the last one may be shorter). A name lists its seeds (:func:`group_name`), so adding
+    a seed at the end changes (or adds) only the last group.
+    """
+    seeds = [int(s) for s in cfg["seeds"]]
+    size = int(cfg["training"].get("seeds_per_job", 1))
+    chunks = [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+    return {group_name(chunk): chunk for chunk in chunks}
 
 
 def estimator_label(entry: Mapping[str, Any]) -> str:

@@ -3,10 +3,12 @@ import os
 import sys
 
 from infoplane.config import (
-    ESTIMATION_SECTIONS,
+    STAGE_SECTIONS,
     ConfigError,
-    config_hash,
+    seed_groups,
+    stage_hash,
     validate_config,
+    write_stage_config,
 )
 
 
@@ -40,7 +42,9 @@ if workflow.is_main_process:
 
 
 wildcard_constraints:
-    seed=r"\d+",
+    group=r"seeds(-\d+)+",
+    stage="|".join(STAGE_SECTIONS),
+    hash=r"[0-9a-f]{16}",
 
 
 def is_network_study():
@@ -58,33 +62,59 @@ def uses_compression():
     )
 
 
-def resolved_config_path():
-    """The validated config with defaults, written once under a content hash.
-
-    Rules receive this path as a param (not an input), so editing one section of the config
-    reruns only the rules whose `hash` param covers that section.
+def stage_config_file(stage):
+    """The config file a stage's jobs read: `.config/<stage>-<hash>.yaml`, where the hash covers
+    only the sections that stage reads (infoplane.config.STAGE_SECTIONS). The jobs take it as an
+    input, so a change to a section reruns exactly the stages that read it (and what follows);
+    the file itself is written by rule stage_config, never while the workflow is parsed.
     """
-    from pathlib import Path
-
-    import yaml
-
-    full = config_hash(config, tuple(sorted(config)))
-    path = Path(RESULTS) / ".config" / f"{full}.yaml"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
-    return str(path)
+    return f"{RESULTS}/.config/{stage}-{stage_hash(config, stage)}.yaml"
 
 
-CONFIG_FILE = resolved_config_path()
-TRAIN_HASH = config_hash(config) if is_network_study() else ""
-ESTIMATION_HASH = config_hash(config, ESTIMATION_SECTIONS) if is_network_study() else ""
+def write_stage_file(stage, expected_hash, path):
+    """Write a stage config (the body of rule stage_config); refuses a stale hash."""
+    found = stage_hash(config, stage)
+    if found != expected_hash:
+        raise ValueError(
+            f"{path}: the study config's {stage} sections now hash to {found}, not "
+            f"{expected_hash}; ask for {CONFIG_FILES[stage]} instead"
+        )
+    write_stage_config(config, stage, path)
 
 
-def get_estimation_store(wildcards):
-    if uses_compression():
-        return f"{RESULTS}/compressed/seed{wildcards.seed}.zarr"
-    return f"{RESULTS}/activations/seed{wildcards.seed}.zarr"
+CONFIG_FILES = {stage: stage_config_file(stage) for stage in STAGE_SECTIONS}
+SEED_GROUPS = seed_groups(config) if is_network_study() else {}
+FIRST_GROUP = next(iter(SEED_GROUPS), None)
+
+
+def group_stores(directory, group):
+    return [f"{directory}/seed{seed}.zarr" for seed in SEED_GROUPS[group]]
+
+
+def get_group_runtime(minutes_per_seed):
+    """A `runtime` resource (minutes) that grows with the number of seeds in the job's group."""
+
+    def runtime(wildcards):
+        return minutes_per_seed * len(SEED_GROUPS[wildcards.group])
+
+    return runtime
+
+
+def get_group_seeds(wildcards):
+    return " ".join(str(seed) for seed in SEED_GROUPS[wildcards.group])
+
+
+def get_activation_stores(wildcards, input):
+    return group_stores(input.acts, wildcards.group)
+
+
+def get_estimation_dir(wildcards):
+    kind = "compressed" if uses_compression() else "activations"
+    return f"{RESULTS}/{kind}/{wildcards.group}"
+
+
+def get_estimation_stores(wildcards, input):
+    return group_stores(input.stores, wildcards.group)
 
 
 def get_x_compressor(wildcards):
@@ -95,48 +125,72 @@ def get_x_compressor_arg(wildcards, input):
     return f"--x-compressor {input.x_compressor}" if input.x_compressor else ""
 
 
-def get_first_store(wildcards):
-    return f"{RESULTS}/activations/seed{config['seeds'][0]}.zarr"
+def get_first_group_dir(wildcards):
+    return f"{RESULTS}/activations/{FIRST_GROUP}"
+
+
+def get_first_store(wildcards, input):
+    return group_stores(input.acts, FIRST_GROUP)[0]
 
 
 def get_mi_tables(wildcards):
-    return expand(f"{RESULTS}/mi/seed{{seed}}.csv", seed=config["seeds"])
+    return expand(f"{RESULTS}/mi/{{group}}.csv", group=SEED_GROUPS)
 
 
 def get_metric_tables(wildcards):
-    return expand(f"{RESULTS}/metrics/seed{{seed}}.csv", seed=config["seeds"])
+    return expand(f"{RESULTS}/metrics/{{group}}.csv", group=SEED_GROUPS)
 
 
-NETWORK_FIGURES = ["information_plane", "mi_vs_epoch", "training_curves", "dynamics"]
+from infoplane.plots.names import (
+    FIGURE_FORMATS,
+    NETWORK_FIGURES,
+    REPORT_CATEGORY,
+    SYNTHETIC_FIGURES,
+    VALIDATION_FIGURES,
+)
+
+
+def figure_files(figures, formats=FIGURE_FORMATS):
+    return expand(f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=figures, ext=formats)
+
+
+def report_figures(figures):
+    """The PNGs of `figures`, each in the report with its caption and category."""
+    from snakemake.io import report as in_report
+
+    return [
+        in_report(
+            f"{RESULTS}/figures/{fig}.png",
+            caption=f"../report/{fig}.rst",
+            category=REPORT_CATEGORY[fig],
+        )
+        for fig in figures
+    ]
 
 
 def get_final_outputs():
     outputs = []
     if is_network_study():
         outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
-        outputs += expand(
-            f"{RESULTS}/figures/{{fig}}.{{ext}}",
-            fig=NETWORK_FIGURES,
-            ext=["png", "pdf"],
-        )
+        outputs += figure_files(NETWORK_FIGURES)
     if "validation" in config:
         outputs += [
             f"{RESULTS}/validation.csv",
             f"{RESULTS}/validation_summary.csv",
-            f"{RESULTS}/figures/estimator_validation.png",
+            *figure_files(VALIDATION_FIGURES),
         ]
     if "synthetic" in config:
         outputs += [
             f"{RESULTS}/synthetic.csv",
             f"{RESULTS}/synthetic_summary.csv",
-            f"{RESULTS}/figures/synthetic_images.png",
+            *figure_files(SYNTHETIC_FIGURES),
         ]
     return outputs
 
 
 def get_figure_dir(wildcards, output):
-    return os.path.dirname(output.plane)
+    return os.path.dirname(output.pngs[0])
 
 
 def get_figure_stem(wildcards, output):
-    return os.path.splitext(output.png)[0]
+    return os.path.splitext(output.png[0])[0]

@@ -1,9 +1,11 @@
 # Optional lossy compression (Butakov et al. 2024), MI estimation with Dask, and the MI table.
+# Every job works on one seed group (see train.smk).
 
 
 rule fit_x_compressor:
     input:
-        get_first_store,
+        config=CONFIG_FILES["compress"],
+        acts=get_first_group_dir,
     output:
         f"{RESULTS}/compressors/x.npz",
     log:
@@ -17,62 +19,62 @@ rule fit_x_compressor:
         mem_mb=4000,
         runtime=120,
     params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
+        store=get_first_store,
     shell:
-        "infoplane fit-compressor --config {params.config} --store {input} --out {output} 2> {log}"
+        "infoplane fit-compressor --config {input.config} --store {params.store} --out {output} 2> {log}"
 
 
 rule compress:
     input:
-        store=f"{RESULTS}/activations/seed{{seed}}.zarr",
+        config=CONFIG_FILES["compress"],
+        acts=f"{RESULTS}/activations/{{group}}",
         x_compressor=get_x_compressor,
     output:
-        directory(f"{RESULTS}/compressed/seed{{seed}}.zarr"),
+        directory(f"{RESULTS}/compressed/{{group}}"),
     log:
-        f"{RESULTS}/logs/compress/seed{{seed}}.log",
+        f"{RESULTS}/logs/compress/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/compress/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/compress/{{group}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=get_group_runtime(120),
     params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
+        stores=get_activation_stores,
         x_compressor=get_x_compressor_arg,
     shell:
-        "infoplane compress --config {params.config} --store {input.store} "
-        "{params.x_compressor} --out {output} 2> {log}"
+        "infoplane compress --config {input.config} --stores {params.stores} "
+        "{params.x_compressor} --outdir {output} 2> {log}"
 
 
 rule estimate:
     input:
-        get_estimation_store,
+        config=CONFIG_FILES["estimate"],
+        stores=get_estimation_dir,
     output:
-        f"{RESULTS}/mi/seed{{seed}}.csv",
+        f"{RESULTS}/mi/{{group}}.csv",
     log:
-        f"{RESULTS}/logs/estimate/seed{{seed}}.log",
+        f"{RESULTS}/logs/estimate/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/estimate/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/estimate/{{group}}.tsv"
     conda:
         "../../environment.yml"
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=240,
+        runtime=get_group_runtime(240),
     params:
-        config=CONFIG_FILE,
-        hash=ESTIMATION_HASH,
+        stores=get_estimation_stores,
     shell:
-        "infoplane estimate --config {params.config} --store {input} --seed {wildcards.seed} "
+        "infoplane estimate --config {input.config} --stores {params.stores} "
         "--workers {threads} --out {output} 2> {log}"
 
 
 rule collect:
     input:
+        config=CONFIG_FILES["collect"],
         mi=get_mi_tables,
         metrics=get_metric_tables,
     output:
@@ -88,8 +90,6 @@ rule collect:
     localrule: True
     conda:
         "../../environment.yml"
-    params:
-        config=CONFIG_FILE,
     shell:
-        "infoplane collect --config {params.config} --mi {input.mi} --metrics {input.metrics} "
+        "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
         "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"

@@ -1,28 +1,30 @@
-# Train one network per seed and dump every layer's activations at the recorded epochs.
+# Train the networks of one seed group (training.seeds_per_job consecutive seeds, named after
+# them, e.g. seeds-0-1) and dump every layer's activations at the recorded epochs.
 
 
 rule train:
+    input:
+        config=CONFIG_FILES["train"],
     output:
-        store=directory(f"{RESULTS}/activations/seed{{seed}}.zarr"),
-        metrics=f"{RESULTS}/metrics/seed{{seed}}.csv",
+        stores=directory(f"{RESULTS}/activations/{{group}}"),
+        metrics=f"{RESULTS}/metrics/{{group}}.csv",
     log:
-        f"{RESULTS}/logs/train/seed{{seed}}.log",
+        f"{RESULTS}/logs/train/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train/{{group}}.tsv"
     conda:
         "../../environment.yml"
-    threads: 1
+    # One setting: training.threads is both the torch threads of the job and what it asks for.
+    threads: config["training"]["threads"] if is_network_study() else 1
     resources:
         mem_mb=4000,
-        runtime=240,
+        runtime=get_group_runtime(240),
     params:
-        config=CONFIG_FILE,
-        # Changing any training-relevant key changes this hash and reruns training.
-        hash=TRAIN_HASH,
-        # Checkpoints and the partial store live here, outside the outputs, so an interrupted
-        # job resumes from its last checkpoint after `--rerun-incomplete`.
-        workdir=f"{RESULTS}/work/seed{{seed}}",
+        seeds=get_group_seeds,
+        # Each seed checkpoints in <workdir>/seed<s>/ (outside the outputs), so a killed job
+        # resumes from its last checkpoint, and keeps the seeds it finished, on `--rerun-incomplete`.
+        workdir=f"{RESULTS}/work/{{group}}",
     shell:
-        "infoplane train --config {params.config} --seed {wildcards.seed} "
-        "--store {output.store} --metrics {output.metrics} --workdir {params.workdir} "
+        "infoplane train --config {input.config} --seeds {params.seeds} "
+        "--outdir {output.stores} --metrics {output.metrics} --workdir {params.workdir} "
         "2> {log}"

@@ -2,6 +2,8 @@
 
 
 rule validation_grid:
+    input:
+        config=CONFIG_FILES["validation"],
     output:
         table=report(
             f"{RESULTS}/validation.csv",
@@ -19,11 +21,8 @@ rule validation_grid:
     resources:
         mem_mb=6000,
         runtime=240,
-    params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("validation",)),
     shell:
-        "infoplane validation --config {params.config} --workers {threads} "
+        "infoplane validation --config {input.config} --workers {threads} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
@@ -31,12 +30,8 @@ rule validation_figure:
     input:
         f"{RESULTS}/validation_summary.csv",
     output:
-        png=report(
-            f"{RESULTS}/figures/estimator_validation.png",
-            caption="../report/estimator_validation.rst",
-            category="Estimator validation",
-        ),
-        pdf=f"{RESULTS}/figures/estimator_validation.pdf",
+        png=report_figures(VALIDATION_FIGURES),
+        pdf=figure_files(VALIDATION_FIGURES, ["pdf"]),
     log:
         f"{RESULTS}/logs/validation_figure/figure.log",
     localrule: True
@@ -62,19 +57,11 @@ SYNTHETIC_AUTOENCODERS = (
     and SYNTHETIC["ae"]["fit_on"] == "independent"
     else []
 )
-# An autoencoder depends on these synthetic keys only.
-SYNTHETIC_AE_HASH = config_hash(
-    {
-        "synthetic": {
-            k: SYNTHETIC.get(k)
-            for k in ("n", "image_size", "rectangle_min_pixels", "ae")
-        }
-    },
-    ("synthetic",),
-)
 
 
 rule synthetic_autoencoder:
+    input:
+        config=CONFIG_FILES["synthetic_autoencoder"],
     output:
         f"{RESULTS}/autoencoders/{{image}}_seed{{seed}}.npz",
     log:
@@ -89,16 +76,14 @@ rule synthetic_autoencoder:
     resources:
         mem_mb=3000,
         runtime=120,
-    params:
-        config=CONFIG_FILE,
-        hash=SYNTHETIC_AE_HASH,
     shell:
-        "infoplane synthetic-autoencoder --config {params.config} --image {wildcards.image} "
+        "infoplane synthetic-autoencoder --config {input.config} --image {wildcards.image} "
         "--seed {wildcards.seed} --out {output} --quiet 2> {log}"
 
 
 rule synthetic_grid:
     input:
+        config=CONFIG_FILES["synthetic"],
         autoencoders=SYNTHETIC_AUTOENCODERS,
     output:
         table=report(
@@ -118,25 +103,20 @@ rule synthetic_grid:
         mem_mb=6000,
         runtime=240,
     params:
-        config=CONFIG_FILE,
-        hash=config_hash(config, ("synthetic",)),
         autoencoders=f"{RESULTS}/autoencoders",
     shell:
-        "infoplane synthetic --config {params.config} --workers {threads} "
+        "infoplane synthetic --config {input.config} --workers {threads} "
         "--autoencoders {params.autoencoders} "
         "--out {output.table} --summary {output.summary} 2> {log}"
 
 
 rule synthetic_figure:
     input:
-        f"{RESULTS}/synthetic_summary.csv",
+        table=f"{RESULTS}/synthetic_summary.csv",
+        config=CONFIG_FILES["synthetic"],
     output:
-        png=report(
-            f"{RESULTS}/figures/synthetic_images.png",
-            caption="../report/synthetic_images.rst",
-            category="Synthetic images",
-        ),
-        pdf=f"{RESULTS}/figures/synthetic_images.pdf",
+        png=report_figures(SYNTHETIC_FIGURES),
+        pdf=figure_files(SYNTHETIC_FIGURES, ["pdf"]),
     log:
         f"{RESULTS}/logs/synthetic_figure/figure.log",
     localrule: True
@@ -144,7 +124,6 @@ rule synthetic_figure:
         "../../environment.yml"
     params:
         stem=get_figure_stem,
-        config=CONFIG_FILE,
     shell:
-        "infoplane plot-table synthetic --table {input} --config {params.config} "
+        "infoplane plot-table synthetic --table {input.table} --config {input.config} "
         "--out-stem {params.stem} 2> {log}"

@@ -9,11 +9,22 @@ from __future__ import annotations
 #: The file formats every figure is written in, in this order.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
 
+#: Every figure's stem -> its category in the Snakemake report (the caption is
+#: ``workflow/report/<stem>.rst``). Network figures first, in drawing order.
+REPORT_CATEGORY: dict[str, str] = {
+    "information_plane": "Information plane",
+    "mi_vs_epoch": "Dynamics",
+    "training_curves": "Training",
+    "dynamics": "Dynamics",
+    "estimator_validation": "Estimator validation",
+    "synthetic_images": "Synthetic images",
+}
+
 #: A network study's figures (:func:`infoplane.plots.network_figures`, ``infoplane figures``).
-NETWORK_FIGURES: tuple[str, ...] = ("information_plane", "mi_vs_epoch", "training_curves", "dynamics")
+NETWORK_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[:4]
 
 #: The validation study's figure (``infoplane plot-table validation``).
-VALIDATION_FIGURES: tuple[str, ...] = ("estimator_validation",)
+VALIDATION_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[4:5]
 
 #: The synthetic-images study's figure (``infoplane plot-table synthetic``).
-SYNTHETIC_FIGURES: tuple[str, ...] = ("synthetic_images",)
+SYNTHETIC_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[5:6]
