@@ -72,12 +72,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from infoplane.analysis import estimate_store
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
 
     cfg = load_config(args.config)
-    scheduler = args.scheduler or os.environ.get("INFOPLANE_DASK_SCHEDULER") or None
-    df = estimate_store(args.store, cfg, args.seed, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
+    scheduler = dask_scheduler(cfg, args.scheduler)
+    # Absolute: the workers of a remote scheduler open the store from their own working directory.
+    store = str(Path(args.store).resolve())
+    df = estimate_store(store, cfg, args.seed, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
     _write_csv(df, args.out, provenance_attrs(cfg, args.seed, source=str(args.store)))
     return 0
 
@@ -132,16 +135,18 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_validation(args: argparse.Namespace) -> int:
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
     from infoplane.validation import bias_table, run_validation
 
     cfg = load_config(args.config)
+    scheduler = dask_scheduler(cfg, args.scheduler)
     client = None
-    if args.workers > 1 or args.scheduler:
+    if args.workers > 1 or scheduler:
         from infoplane.analysis import local_client
 
-        client = local_client(args.workers, args.scheduler)
+        client = local_client(args.workers, scheduler)
     try:
         df = run_validation(cfg["validation"], client=client)
     finally:
@@ -157,16 +162,18 @@ def cmd_validation(args: argparse.Namespace) -> int:
 
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
     from infoplane.synthetic_images import run_synthetic_images, summarize_synthetic
 
     cfg = load_config(args.config)
+    scheduler = dask_scheduler(cfg, args.scheduler)
     client = None
-    if args.workers > 1 or args.scheduler:
+    if args.workers > 1 or scheduler:
         from infoplane.analysis import local_client
 
-        client = local_client(args.workers, args.scheduler)
+        client = local_client(args.workers, scheduler)
     try:
         df = run_synthetic_images(cfg["synthetic"], progress=not args.quiet, client=client)
     finally:
@@ -260,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, required=True)
     sp.add_argument("--out", required=True, help="Output MI table (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
-    sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
+    sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("collect", cmd_collect, "Merge per-seed MI tables into mi.csv + mi.nc (and metrics).")
@@ -286,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", required=True)
         sp.add_argument("--summary", required=True)
         sp.add_argument("--workers", type=int, default=1)
-        sp.add_argument("--scheduler", default=os.environ.get("INFOPLANE_DASK_SCHEDULER"))
+        sp.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
         sp.add_argument("--quiet", action="store_true")
 
     sp = add("plot-table", cmd_plot_table, "Draw the figure of a validation or synthetic table.")

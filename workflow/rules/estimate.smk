@@ -59,9 +59,9 @@ rule estimate:
         f"{RESULTS}/benchmarks/estimate/seed{{seed}}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: estimate_threads
     resources:
-        mem_mb=4000,
+        mem_mb=estimate_mem_mb,
         runtime=240,
     params:
         config=CONFIG_FILE,

@@ -11,9 +11,9 @@ rule train:
         f"{RESULTS}/benchmarks/train/seed{{seed}}.tsv"
     conda:
         "../../environment.yml"
-    threads: 1
+    threads: train_threads
     resources:
-        mem_mb=4000,
+        mem_mb=train_mem_mb,
         runtime=240,
     params:
         config=CONFIG_FILE,
