@@ -40,7 +40,8 @@ def _exe(name: str) -> str:
     return shutil.which(name) or f"/usr/sbin/{name}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -126,12 +127,11 @@ class LocalSlurm:
         shim.chmod(0o755)
 
     def _spawn(self, name: str, *args: str) -> None:
-        log = open(self.root / "log" / f"{name}.out", "wb")
-        self.procs.append(subprocess.Popen([_exe(name), *args], stdout=log, stderr=subprocess.STDOUT,
-                                           env=self.env(), start_new_session=True))
-        log.close()
+        with open(self.root / "log" / f"{name}.out", "wb") as log:
+            self.procs.append(subprocess.Popen([_exe(name), *args], stdout=log, stderr=subprocess.STDOUT,
+                                               env=self.env(), start_new_session=True))
 
-    def start(self, timeout: float = 60.0) -> "LocalSlurm":
+    def start(self, timeout: float = 60.0) -> LocalSlurm:
         """Write the config, start the daemons and wait until ``sinfo`` shows the node idle."""
         for sub in ("munge", "state", "spool", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ class LocalSlurm:
         key = self.root / "munge" / "munge.key"
         if not key.exists():
             subprocess.run([_exe("mungekey"), "--create", f"--keyfile={key}"], check=True, capture_output=True)
-        self.conf.write_text(slurm_conf(self.root, self.cpus, self.memory_mb, _free_port(), _free_port()))
+        self.conf.write_text(slurm_conf(self.root, self.cpus, self.memory_mb, free_port(), free_port()))
         self._srun_shim()
         try:
             self._spawn("munged", "--foreground", "--force", f"--socket={self.root}/munge/munge.socket",
@@ -156,7 +156,7 @@ class LocalSlurm:
 
     def _node_idle(self) -> bool:
         proc = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True,
-                              env=self.env(), timeout=10)
+                              env=self.env(), timeout=10, check=False)
         return proc.returncode == 0 and proc.stdout.strip() == "idle"
 
     def _wait_for(self, ready, timeout: float, what: str) -> None:

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +21,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TINY_NETWORK_CONFIG
+from local_slurm import LocalSlurm, free_port, why_unavailable
+
 from infoplane.cluster import (
     ClusterError,
     JobRequest,
@@ -36,7 +36,6 @@ from infoplane.cluster import (
     parse_sinfo,
 )
 from infoplane.config import validate_config
-from local_slurm import LocalSlurm, why_unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -105,7 +104,7 @@ def snakemake(work: Path, *args: str, env: dict[str, str] | None = None, timeout
               check: bool = True) -> subprocess.CompletedProcess:
     """Run the workflow with `work` as working directory; the target is the MI table only."""
     cmd = [sys.executable, "-m", "snakemake", str(MI_TABLE), "--snakefile", str(SNAKEFILE), *args]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -119,12 +118,6 @@ def _stop(proc: subprocess.Popen, timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +139,7 @@ def dask_scheduler_address(tmp_path_factory):
     from distributed import Client
 
     logs = tmp_path_factory.mktemp("dask")
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     commands = [["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"]]
@@ -242,7 +235,7 @@ def test_slurm_profile_reproduces_the_local_table(slurm, local_run, tmp_path):
     assert len(ids) >= 2, log  # training and estimation went through sbatch; collect runs locally
     for job_id in ids:
         info = subprocess.run(["scontrol", "show", "job", job_id], env=slurm.env(), capture_output=True,
-                              text=True, timeout=30).stdout
+                              text=True, timeout=30, check=False).stdout
         assert "JobState=COMPLETED" in info and "Partition=debug" in info, info
     assert (tmp_path / MI_TABLE).read_bytes() == (local_run / MI_TABLE).read_bytes()
 
@@ -260,5 +253,6 @@ def test_slurm_job_larger_than_any_node_stops_with_one_line(slurm, tmp_path):
     assert f"asks for {too_many} CPUs" in lines[0], lines[0]
     assert f"the largest node of partition 'debug' has {slurm.cpus} CPUs" in lines[0], lines[0]
     assert not submitted_job_ids(log), log
-    queue = subprocess.run(["squeue", "-h"], env=slurm.env(), capture_output=True, text=True, timeout=30)
+    queue = subprocess.run(["squeue", "-h"], env=slurm.env(), capture_output=True, text=True, timeout=30,
+                           check=False)
     assert queue.stdout.strip() == "", queue.stdout

@@ -78,7 +78,7 @@ def layer_widths(cfg: Mapping[str, Any]) -> list[int]:
     _, inputs = _samples_and_inputs(cfg)
     if model.get("kind", "mlp") == "mlp":
         return [int(w) for w in model.get("widths", [])] + [10]
-    side = int(round(inputs ** 0.5))
+    side = round(inputs ** 0.5)
     side = (side - 2) // 2 if model.get("pool", True) else side - 2
     return [8 * side ** 2, 16 * (side - 2) ** 2, 32 * (side - 4) ** 2, 32, 10]
 
@@ -156,7 +156,7 @@ def slurm_nodes(timeout: float = 30.0) -> list[SlurmNode]:
     """Every node of every partition, from ``sinfo``; ClusterError when sinfo fails."""
     try:
         proc = subprocess.run(["sinfo", "-h", "-N", "-o", "%N|%P|%c|%m"], capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClusterError(f"cannot run sinfo: {exc}") from None
     if proc.returncode != 0:

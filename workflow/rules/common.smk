@@ -147,6 +147,7 @@ def get_figure_stem(wildcards, output):
 # (layer, epoch, estimator) task up to infoplane.cluster.MAX_JOB_THREADS, capped on SLURM by the
 # largest node of the default partition; training uses `training.threads` torch threads. With a
 # Dask scheduler (dask.scheduler or $INFOPLANE_DASK_SCHEDULER) estimation jobs ask for 1 CPU.
+# A retried job (the SLURM profile retries once, e.g. after the OOM killer) asks for twice the memory.
 def _on_slurm():
     plugin = getattr(workflow, "executor_plugin", None)
     return getattr(plugin, "name", None) == "slurm"
@@ -185,20 +186,20 @@ def estimate_threads(wildcards):
     )
 
 
-def estimate_mem_mb(wildcards, threads):
+def estimate_mem_mb(wildcards, threads, attempt):
     from infoplane.cluster import estimation_mem_mb
 
-    return estimation_mem_mb(config, threads)
+    return estimation_mem_mb(config, threads) * attempt
 
 
 def train_threads(wildcards):
     return config["training"]["threads"]
 
 
-def train_mem_mb(wildcards):
+def train_mem_mb(wildcards, attempt):
     from infoplane.cluster import training_mem_mb
 
-    return training_mem_mb(config)
+    return training_mem_mb(config) * attempt
 
 
 def grid_threads(wildcards):
@@ -207,8 +208,8 @@ def grid_threads(wildcards):
     return parallel_threads(MAX_JOB_THREADS, _node_cpus(), dask_scheduler(config))
 
 
-def grid_mem_mb(wildcards, threads):
-    return 4000 + 1000 * threads
+def grid_mem_mb(wildcards, threads, attempt):
+    return (4000 + 1000 * threads) * attempt
 
 
 def _job_request(job):
