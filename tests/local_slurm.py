@@ -27,13 +27,17 @@ DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch", "sque
 
 def why_unavailable() -> str | None:
     """The reason a local SLURM cluster cannot start here, or None when it can."""
-    missing = [d for d in DAEMONS if shutil.which(d) is None and not Path(f"/usr/sbin/{d}").exists()]
+    missing = [d for d in DAEMONS if not _installed(d)]
     if missing:
         return (f"SLURM/munge not installed ({', '.join(missing)} missing): "
                 "`apt-get install -y slurm-wlm munge` (as root) enables this test")
     if os.geteuid() != 0:
         return "a local SLURM cluster needs root (SlurmUser=root); run as root to enable this test"
     return None
+
+
+def _installed(name: str) -> bool:
+    return shutil.which(name) is not None or Path(f"/usr/sbin/{name}").exists()
 
 
 def _exe(name: str) -> str:

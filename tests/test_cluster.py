@@ -32,6 +32,7 @@ from infoplane.cluster import (
     dask_scheduler,
     estimation_mem_mb,
     estimation_tasks,
+    layer_widths,
     parallel_threads,
     parse_sinfo,
 )
@@ -71,6 +72,22 @@ def test_threads_follow_the_tasks_the_node_and_the_scheduler():
     assert parallel_threads(3, node_cpus=64) == 3
     assert parallel_threads(15, node_cpus=2, scheduler="tcp://h:1") == 1
     assert estimation_mem_mb(cfg, 4) > estimation_mem_mb(cfg, 2) > estimation_mem_mb(cfg, 1)
+
+
+def test_layer_widths_of_the_conv_net_follow_its_feature_maps():
+    # 28x28 MNIST, 3x3 convs: 8 x 13 x 13 after the pool, 16 x 11 x 11, 32 x 9 x 9, then 32 and 10 units
+    cfg = {"dataset": {"name": "mnist"}, "model": {"kind": "conv"}}
+    assert layer_widths(cfg) == [1352, 1936, 2592, 32, 10]
+    assert layer_widths({"dataset": {"name": "digits"}, "model": {"kind": "conv", "pool": False}})[0] == 8 * 6 * 6
+
+
+def test_missing_slurm_skips_with_the_install_command(monkeypatch):
+    import local_slurm
+
+    monkeypatch.setattr(local_slurm.shutil, "which", lambda name: None)
+    monkeypatch.setattr(local_slurm, "_installed", lambda name: False)
+    reason = why_unavailable()
+    assert reason.startswith("SLURM/munge not installed (munged, mungekey, slurmctld") and "apt-get install -y slurm-wlm munge" in reason
 
 
 def test_parse_sinfo_marks_the_default_partition():
