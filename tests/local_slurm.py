@@ -8,7 +8,7 @@ Clients find the cluster through ``SLURM_CONF`` (see :meth:`LocalSlurm.env`).
 
 By hand::
 
-    python tests/local_slurm.py /tmp/slurm      # starts it, prints `export SLURM_CONF=...`; Ctrl-C stops it
+    python tests/local_slurm.py /tmp/slurm      # starts it, prints the `export ...` line; Ctrl-C stops it
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ if __name__ == "__main__":
     # Ctrl-C and `kill` stop it cleanly, also when started in the background (where SIGINT is ignored).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.default_int_handler)
-    print(f"export SLURM_CONF={cluster.conf}", flush=True)
+    print(f"export SLURM_CONF={cluster.conf} PATH={cluster.root / 'bin'}:$PATH", flush=True)
     try:
         signal.pause()
     except KeyboardInterrupt:
