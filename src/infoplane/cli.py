@@ -112,19 +112,20 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """The MI table of several stores (interim loop over ``analysis.estimate_store``); each
-    store's seed is read from its attrs."""
     import pandas as pd
 
     from infoplane.analysis import estimate_store, tidy_table
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
     from infoplane.store import open_store
 
     cfg = load_config(args.config)
-    scheduler = args.scheduler or os.environ.get("INFOPLANE_DASK_SCHEDULER") or None
+    scheduler = dask_scheduler(cfg, args.scheduler)
     frames, seeds = [], []
     for store in args.stores:
+        # Absolute: the workers of a remote scheduler open the store from their own working directory.
+        store = str(Path(store).resolve())
         seed = int(open_store(store).attrs["seed"])  # raises naming the store when it is no store
         seeds.append(seed)
         frames.append(estimate_store(store, cfg, seed, workers=args.workers, scheduler=scheduler,
@@ -154,13 +155,14 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_validation(args: argparse.Namespace) -> int:
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
     from infoplane.studies.validation import bias_table, run_validation
 
     cfg = load_config(args.config)
-    with dask_client(args.workers, args.scheduler) as client:
+    with dask_client(args.workers, dask_scheduler(cfg, args.scheduler)) as client:
         df = run_validation(cfg["validation"], client=client, progress=not args.quiet)
     attrs = provenance_attrs(cfg)
     _write_csv(df, args.out, attrs)
@@ -185,6 +187,7 @@ def cmd_synthetic_autoencoder(args: argparse.Namespace) -> int:
 
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
+    from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
     from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
@@ -194,7 +197,7 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     )
 
     cfg = load_config(args.config)
-    with dask_client(args.workers, args.scheduler) as client:
+    with dask_client(args.workers, dask_scheduler(cfg, args.scheduler)) as client:
         df = run_synthetic_images(cfg["synthetic"], autoencoder_dir=args.autoencoders, client=client,
                                   progress=not args.quiet)
     attrs = provenance_attrs(cfg)
@@ -286,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stores", nargs="+", required=True, help="Activation or compressed stores (seed from their attrs).")
     sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
-    sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
+    sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("collect", cmd_collect, "Merge per-group MI tables into mi.csv + mi.nc (and metrics).")
@@ -313,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", required=True, help="Output results table (CSV, bits).")
         sp.add_argument("--summary", required=True, help="Output summary table (CSV, bits).")
         sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
-        sp.add_argument("--scheduler", default=os.environ.get("INFOPLANE_DASK_SCHEDULER"),
-                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
+        sp.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
         sp.add_argument("--quiet", action="store_true")
         if name == "synthetic":
             sp.add_argument("--autoencoders", default=None,

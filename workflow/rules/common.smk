@@ -194,3 +194,110 @@ def get_figure_dir(wildcards, output):
 
 def get_figure_stem(wildcards, output):
     return os.path.splitext(output.png[0])[0]
+
+
+# ---- Job sizes, derived from the study (infoplane.cluster documents the model) -----------------
+# Threads and memory follow what a job does: estimation runs one single-threaded Dask worker per
+# (layer, epoch, estimator) task up to infoplane.cluster.MAX_JOB_THREADS, capped on SLURM by the
+# largest node of the default partition; training uses `training.threads` torch threads. With a
+# Dask scheduler (dask.scheduler or $INFOPLANE_DASK_SCHEDULER) estimation jobs ask for 1 CPU.
+# A retried job (the SLURM profile retries once, e.g. after the OOM killer) asks for twice the memory.
+def _on_slurm():
+    plugin = getattr(workflow, "executor_plugin", None)
+    return getattr(plugin, "name", None) == "slurm"
+
+
+def _slurm_nodes():
+    from infoplane.cluster import ClusterError, slurm_nodes
+
+    if "nodes" not in _SLURM_CACHE:
+        try:
+            _SLURM_CACHE["nodes"] = slurm_nodes()
+        except ClusterError as err:
+            print(
+                f"infoplane: cannot check job sizes against the cluster: {err}",
+                file=sys.stderr,
+            )
+            _SLURM_CACHE["nodes"] = None
+    return _SLURM_CACHE["nodes"]
+
+
+_SLURM_CACHE = {}
+
+
+def _node_cpus():
+    from infoplane.cluster import largest_node_cpus
+
+    nodes = _slurm_nodes() if _on_slurm() else None
+    return largest_node_cpus(nodes) if nodes else None
+
+
+def estimate_threads(wildcards):
+    from infoplane.cluster import dask_scheduler, estimation_tasks, parallel_threads
+
+    seeds = len(SEED_GROUPS[wildcards.group])
+    return parallel_threads(
+        estimation_tasks(config, seeds), _node_cpus(), dask_scheduler(config)
+    )
+
+
+def estimate_mem_mb(wildcards, threads, attempt):
+    from infoplane.cluster import estimation_mem_mb
+
+    return estimation_mem_mb(config, threads) * attempt
+
+
+def train_threads(wildcards):
+    return config["training"]["threads"]
+
+
+def train_mem_mb(wildcards, attempt):
+    from infoplane.cluster import training_mem_mb
+
+    return training_mem_mb(config, len(SEED_GROUPS[wildcards.group])) * attempt
+
+
+def grid_threads(wildcards):
+    from infoplane.cluster import MAX_JOB_THREADS, dask_scheduler, parallel_threads
+
+    return parallel_threads(MAX_JOB_THREADS, _node_cpus(), dask_scheduler(config))
+
+
+def grid_mem_mb(wildcards, threads, attempt):
+    return (4000 + 1000 * threads) * attempt
+
+
+def _job_request(job):
+    from infoplane.cluster import JobRequest
+
+    res = job.resources
+    cpus = int(res.get("cpus_per_task") or job.threads)
+    mem = res.get("mem_mb")
+    if res.get("mem_mb_per_cpu"):
+        mem = int(res.get("mem_mb_per_cpu")) * cpus
+    return JobRequest(
+        job=" ".join(
+            [job.rule.name, *(f"{k}={v}" for k, v in job.wildcards_dict.items())]
+        ),
+        cpus=cpus,
+        mem_mb=int(mem) if isinstance(mem, (int, float)) else None,
+        partition=res.get("slurm_partition") or None,
+    )
+
+
+def check_jobs_fit_slurm():
+    """Stop before submitting when a job asks more than any node of its partition has."""
+    from infoplane.cluster import ClusterError, check_jobs_fit
+
+    nodes = _slurm_nodes() if _on_slurm() else None
+    if not nodes:
+        return
+    jobs = [job for job in workflow.dag.needrun_jobs() if not job.is_local]
+    try:
+        check_jobs_fit([_job_request(job) for job in jobs], nodes)
+    except ClusterError as err:
+        sys.exit(f"infoplane: {err}")
+
+
+onstart:
+    check_jobs_fit_slurm()

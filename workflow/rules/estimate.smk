@@ -61,9 +61,9 @@ rule estimate:
         f"{RESULTS}/benchmarks/estimate/{{group}}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: estimate_threads
     resources:
-        mem_mb=4000,
+        mem_mb=estimate_mem_mb,
         runtime=get_group_runtime(240),
     params:
         stores=get_estimation_stores,

@@ -14,10 +14,9 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{group}}.tsv"
     conda:
         "../../environment.yml"
-    # One setting: training.threads is both the torch threads of the job and what it asks for.
-    threads: config["training"]["threads"] if is_network_study() else 1
+    threads: train_threads
     resources:
-        mem_mb=4000,
+        mem_mb=train_mem_mb,
         runtime=get_group_runtime(240),
     params:
         seeds=get_group_seeds,

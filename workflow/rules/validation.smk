@@ -17,9 +17,9 @@ rule validation_grid:
         f"{RESULTS}/benchmarks/validation_grid/grid.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: grid_threads
     resources:
-        mem_mb=6000,
+        mem_mb=grid_mem_mb,
         runtime=240,
     shell:
         "infoplane validation --config {input.config} --workers {threads} "
@@ -98,9 +98,9 @@ rule synthetic_grid:
         f"{RESULTS}/benchmarks/synthetic_grid/grid.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: grid_threads
     resources:
-        mem_mb=6000,
+        mem_mb=grid_mem_mb,
         runtime=240,
     params:
         autoencoders=f"{RESULTS}/autoencoders",
