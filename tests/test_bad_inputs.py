@@ -130,11 +130,11 @@ def test_cli_train_bad_config_exits_2_with_one_line(tmp_path):
     cfg = copy.deepcopy(TINY_NETWORK_CONFIG)
     cfg["training"]["epoch"] = cfg["training"].pop("epochs")
     path = write_cfg(tmp_path / "bad.yaml", cfg)
-    proc = cli("train", "--config", str(path), "--seed", "0", "--store", str(tmp_path / "s.zarr"),
+    proc = cli("train", "--config", str(path), "--seeds", "0", "--outdir", str(tmp_path / "acts"),
                "--metrics", str(tmp_path / "m.csv"), "--workdir", str(tmp_path / "work"))
     line = one_error_line(proc, "train")
     assert f"{path}: training: unknown key 'epoch' (did you mean \"epochs\"?)" in line
-    assert not (tmp_path / "s.zarr").exists() and not (tmp_path / "work").exists()
+    assert not (tmp_path / "acts").exists() and not (tmp_path / "work").exists()
 
 
 def test_cli_check_config_unknown_estimator_parameter(tmp_path):
@@ -151,13 +151,13 @@ def test_cli_train_mnist_root_that_does_not_exist(tmp_path):
     cfg = copy.deepcopy(TINY_NETWORK_CONFIG)
     cfg["dataset"] = {"name": "mnist", "root": str(root)}
     path = write_cfg(tmp_path / "mnist.yaml", cfg)
-    proc = cli("train", "--config", str(path), "--seed", "0", "--store", str(tmp_path / "s.zarr"),
+    proc = cli("train", "--config", str(path), "--seeds", "0", "--outdir", str(tmp_path / "acts"),
                "--metrics", str(tmp_path / "m.csv"), "--workdir", str(tmp_path / "work"))
     line = one_error_line(proc, "train")
     assert str(root / "MNIST" / "raw") in line  # where to put the files
     assert "t10k-images-idx3-ubyte" in line and "t10k-labels-idx1-ubyte" in line  # which files
     assert "download=True" in line  # how to get them
-    assert not (tmp_path / "s.zarr").exists()
+    assert not (tmp_path / "acts").exists()
 
 
 @pytest.mark.slow
@@ -165,7 +165,7 @@ def test_cli_train_dataset_size_larger_than_dataset(tmp_path):
     cfg = copy.deepcopy(TINY_NETWORK_CONFIG)
     cfg["dataset"]["size"] = 5000
     path = write_cfg(tmp_path / "big.yaml", cfg)
-    proc = cli("train", "--config", str(path), "--seed", "0", "--store", str(tmp_path / "s.zarr"),
+    proc = cli("train", "--config", str(path), "--seeds", "0", "--outdir", str(tmp_path / "acts"),
                "--metrics", str(tmp_path / "m.csv"), "--workdir", str(tmp_path / "work"))
     line = one_error_line(proc, "train")
     assert "size=5000" in line and "4096" in line, line
@@ -242,7 +242,7 @@ def test_store_from_another_config_is_refused(trained):
 
 
 def test_cli_estimate_refuses_store_from_another_config(tmp_path, trained):
-    proc = cli("estimate", "--config", str(trained["other_path"]), "--store", str(trained["store"]), "--seed", "0",
+    proc = cli("estimate", "--config", str(trained["other_path"]), "--stores", str(trained["store"]),
                "--out", str(tmp_path / "mi.csv"), "--quiet")
     line = one_error_line(proc, "estimate")
     assert "made by config" in line and str(trained["store"]) in line
@@ -254,7 +254,7 @@ def test_cli_estimate_corrupt_chunk_names_the_file(tmp_path, trained):
     raw = bytearray(chunk.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # one flipped byte: the zstd checksum must catch it
     chunk.write_bytes(bytes(raw))
-    proc = cli("estimate", "--config", str(trained["cfg_path"]), "--store", str(store), "--seed", "0",
+    proc = cli("estimate", "--config", str(trained["cfg_path"]), "--stores", str(store),
                "--out", str(tmp_path / "mi.csv"), "--quiet")
     line = one_error_line(proc, "estimate")
     assert f"chunk file {chunk} is corrupt" in line, line
@@ -285,7 +285,7 @@ def test_complete_store_with_missing_chunk_is_refused(tmp_path, trained):
 def test_cli_estimate_on_something_that_is_not_a_store(tmp_path, trained):
     bogus = tmp_path / "seed0.zarr"
     bogus.mkdir()
-    proc = cli("estimate", "--config", str(trained["cfg_path"]), "--store", str(bogus), "--seed", "0",
+    proc = cli("estimate", "--config", str(trained["cfg_path"]), "--stores", str(bogus),
                "--out", str(tmp_path / "mi.csv"), "--quiet")
     line = one_error_line(proc, "estimate")
     assert f"{bogus} is not a Zarr activation store (no zarr.json)" in line
