@@ -71,21 +71,28 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from infoplane.analysis import estimate_store
     from infoplane.config import load_config
+    from infoplane.estimation import estimate_stores, store_seed
     from infoplane.provenance import provenance_attrs
 
     cfg = load_config(args.config)
     scheduler = args.scheduler or os.environ.get("INFOPLANE_DASK_SCHEDULER") or None
-    df = estimate_store(args.store, cfg, args.seed, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
-    _write_csv(df, args.out, provenance_attrs(cfg, args.seed, source=str(args.store)))
+    if args.seed is not None:
+        for store in args.stores:
+            if store_seed(store) != args.seed:
+                raise ValueError(f"--seed {args.seed}: store {store} holds seed {store_seed(store)}")
+    df = estimate_stores(args.stores, cfg, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
+    seeds = sorted({int(s) for s in df["seed"]})
+    attrs = provenance_attrs(cfg, seeds[0] if len(seeds) == 1 else None, seeds=json.dumps(seeds),
+                             source=json.dumps([str(p) for p in args.stores]))
+    _write_csv(df, args.out, attrs)
     return 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from infoplane.analysis import collect_tables, to_dataset
+    from infoplane.estimation import collect_tables, to_dataset
     from infoplane.config import load_config
     from infoplane.provenance import provenance_attrs
 
@@ -133,23 +140,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_validation(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
+    from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
     from infoplane.validation import bias_table, run_validation
 
     cfg = load_config(args.config)
-    client = None
-    if args.workers > 1 or args.scheduler:
-        from infoplane.analysis import local_client
-
-        client = local_client(args.workers, args.scheduler)
-    try:
+    with dask_client(args.workers, args.scheduler) as client:
         df = run_validation(cfg["validation"], client=client)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
     attrs = provenance_attrs(cfg)
     _write_csv(df, args.out, attrs)
     _write_csv(bias_table(df), args.summary, attrs)
@@ -158,23 +155,13 @@ def cmd_validation(args: argparse.Namespace) -> int:
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
+    from infoplane.parallel import dask_client
     from infoplane.provenance import provenance_attrs
     from infoplane.synthetic_images import run_synthetic_images, summarize_synthetic
 
     cfg = load_config(args.config)
-    client = None
-    if args.workers > 1 or args.scheduler:
-        from infoplane.analysis import local_client
-
-        client = local_client(args.workers, args.scheduler)
-    try:
+    with dask_client(args.workers, args.scheduler) as client:
         df = run_synthetic_images(cfg["synthetic"], progress=not args.quiet, client=client)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
     attrs = provenance_attrs(cfg)
     _write_csv(df, args.out, attrs)
     _write_csv(summarize_synthetic(df), args.summary, attrs)
@@ -254,13 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of a store.")
+    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of the given stores.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--store", required=True)
-    sp.add_argument("--seed", type=int, required=True)
-    sp.add_argument("--out", required=True, help="Output MI table (CSV, bits).")
+    sp.add_argument("--stores", "--store", nargs="+", required=True,
+                    help="Activation or compressed stores (.zarr); each store's seed is in its attrs.")
+    sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
     sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER).")
+    sp.add_argument("--seed", type=int, default=None,
+                    help="Optional check: the seed the stores must hold (older workflows pass it).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("collect", cmd_collect, "Merge per-seed MI tables into mi.csv + mi.nc (and metrics).")

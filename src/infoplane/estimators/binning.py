@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from infoplane.estimators import _kernels
-from infoplane.estimators.base import Estimator, is_discrete, register
+from infoplane.estimators.base import Estimator, as_2d, check_pair, is_discrete, register
 from infoplane.units import nats_to_bits
 
 __all__ = [
     "AdaptiveBinningEstimator",
     "BinningEstimator",
+    "InformationPlane",
     "binned_codes",
     "digitize",
     "discrete_mi",
@@ -248,11 +249,14 @@ def _entropy_from_counts(counts: np.ndarray) -> float:
     return float(_kernels.plugin_entropy(np.ascontiguousarray(counts, dtype=np.int64)))
 
 
-def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
+def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int,
+                   kx: np.ndarray | None = None, ky: np.ndarray | None = None) -> float:
     """Plug-in I(X;Y) in nats of integer codes ``cx`` in ``0..tx-1`` and ``cy`` in ``0..ty-1``
-    (codes need not be dense)."""
+    (codes need not be dense); ``kx``, ``ky``, optional, are their counts taken already
+    (:func:`_run_counts`), so a layer shared by two estimates is counted once."""
     n = len(cx)
-    kx, ky = _run_counts(cx, tx), _run_counts(cy, ty)
+    kx = _run_counts(cx, tx) if kx is None else kx
+    ky = _run_counts(cy, ty) if ky is None else ky
     hx, hy = _entropy_from_counts(kx), _entropy_from_counts(ky)
     if len(kx) == n:  # every x distinct (e.g. sample ids): H(X,Y) = H(X)
         return hy
@@ -436,13 +440,87 @@ class BinningEstimator(Estimator):
         return binned_codes(a, self.params["bins"], r)
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        return self._mi_bits(x, y), float("nan")
+
+    def _mi_bits(self, x: np.ndarray, y: np.ndarray, known: tuple[_Coded, ...] = ()) -> float:
+        """I(X;Y) in bits; ``known`` holds arrays (among ``x``, ``y``) binned and counted already."""
+
+        def coded(a: np.ndarray) -> _Coded:
+            return next((k for k in known if k.array is a), None) or _Coded(a, *self._codes(a))
+
         # unique sample ids on one side: I(X;T) = H(T), without building the ids' codes
-        if _distinct_ids(x):
-            return nats_to_bits(entropy_of_symbols(*self._codes(y))), float("nan")
-        if _distinct_ids(y):
-            return nats_to_bits(entropy_of_symbols(*self._codes(x))), float("nan")
-        mi = _mi_from_codes(*self._codes(x), *self._codes(y))
-        return nats_to_bits(max(mi, 0.0)), float("nan")
+        for ids, other in ((x, y), (y, x)):
+            if _distinct_ids(ids):
+                return nats_to_bits(_entropy_from_counts(coded(other).counts()))
+        cx, cy = coded(x), coded(y)
+        mi = _mi_from_codes(cx.codes, cx.top, cy.codes, cy.top, cx.counts(), cy.counts())
+        return nats_to_bits(max(mi, 0.0))
+
+    def plane(self, x: np.ndarray, y: np.ndarray) -> InformationPlane:
+        """A function of a layer ``t`` returning ``((I(X;T), se), (I(T;Y), se))`` in bits, for
+        many layers against the same inputs ``x`` (n, dx) and labels ``y`` (n, dy): see
+        :class:`InformationPlane`."""
+        return InformationPlane(self, x, y)
+
+    def estimate_xt_ty(
+        self, x: np.ndarray, t: np.ndarray, y: np.ndarray
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``((I(X;T), se), (I(T;Y), se))`` in bits from one binning of the layer ``t`` (n, dt);
+        the values of ``estimate_with_error(x, t)`` and ``estimate_with_error(t, y)``."""
+        return self.plane(x, y)(t)
+
+
+class _Coded:
+    """An array's row codes (``0..top-1``) and, counted on first use, their occurrences."""
+
+    def __init__(self, array: np.ndarray, codes: np.ndarray, top: int) -> None:
+        self.array, self.codes, self.top = array, codes, top
+        self._counts: np.ndarray | None = None
+
+    def counts(self) -> np.ndarray:
+        if self._counts is None:
+            self._counts = _run_counts(self.codes, self.top)
+        return self._counts
+
+
+class InformationPlane:
+    """I(X;T) and I(T;Y) by fixed-width binning of layers ``t`` against fixed ``x`` and ``y``.
+
+    ``plane(t)`` returns ``((I(X;T), se), (I(T;Y), se))`` in bits (errors NaN: plug-in), the
+    same values, bit for bit, and the same errors on bad input as the two calls
+    ``estimate_with_error(x, t)`` and ``estimate_with_error(t, y)``. The work is shared: the
+    layer is binned and its codes counted once for H(T) (= I(X;T) when ``x`` are unique sample
+    ids) and I(T;Y) = H(T) + H(Y) - H(T,Y); ``x`` and ``y`` are coded once for all layers.
+
+    Parameters
+    ----------
+    est : the :class:`BinningEstimator` (bins, range).
+    x : array (n, dx) or (n,): inputs or sample ids.
+    y : array (n, dy) or (n,): labels.
+    """
+
+    def __init__(self, est: BinningEstimator, x: np.ndarray, y: np.ndarray) -> None:
+        self.est = est
+        self.x, self.y = as_2d(x, "x"), as_2d(y, "y")
+        self._x: _Coded | None = None
+        self._y: _Coded | None = None
+
+    def _coded(self, a: np.ndarray, cache: _Coded | None) -> _Coded:
+        return cache if cache is not None else _Coded(a, *self.est._codes(a))
+
+    def __call__(self, t: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+        x, t = check_pair(self.x, t)
+        if len(self.y) != len(t):
+            check_pair(t, self.y)  # raises the message of estimate_with_error(t, y)
+        self._y = self._coded(self.y, self._y)
+        known = [_Coded(t, *self.est._codes(t)), self._y]
+        if not _distinct_ids(x):  # else I(X;T) = H(T) needs no codes of x
+            self._x = self._coded(x, self._x)
+            known.append(self._x)
+        nan = float("nan")
+        i_xt = self.est._mi_bits(x, t, tuple(known))
+        i_ty = self.est._mi_bits(t, self.y, tuple(known))
+        return (i_xt, nan), (i_ty, nan)
 
 
 @register
