@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -233,8 +234,37 @@ class StoreReader:
 
     def layer_epochs(self, layer: str, start: int, stop: int) -> np.ndarray:
         """Activations of ``layer`` at epoch indices ``start..stop-1``: float array
-        (stop - start, n_sample, n_unit)."""
-        return self._read(ACT_PREFIX + layer, slice(start, stop))
+        (stop - start, n_sample, n_unit).
+
+        Chunks in this module's layout (one zstd-compressed little-endian chunk per epoch,
+        default ``c/i/0/0`` keys) are read and decoded directly, one file each, with the codec
+        Zarr uses (numcodecs' Zstd; the frame checksum is verified), bypassing Zarr's
+        per-chunk machinery (measured: about 1 ms per chunk against 0.2 ms for the decode);
+        other layouts are read through Zarr. Values are identical either way (tested).
+        """
+        name = ACT_PREFIX + layer
+        arr = self.array(name)
+        if not _plain_epoch_chunks(arr):
+            return self._read(name, slice(start, stop))
+        from numcodecs import Zstd
+
+        zstd = Zstd()
+        out = np.empty((stop - start, *arr.shape[1:]), dtype=arr.dtype)
+        prefix = os.path.join(self.path, name, "c", "")
+        suffix = "/0" * (arr.ndim - 1)  # the chunk key of epoch i: c/i/0/0 (strings: no pathlib per chunk)
+        for i in range(start, stop):
+            chunk_file = f"{prefix}{i}{suffix}"
+            try:
+                with open(chunk_file, "rb") as fh:
+                    raw = fh.read()
+            except FileNotFoundError:  # never written: the fill value, as Zarr reads it
+                out[i - start] = arr.fill_value
+                continue
+            try:
+                zstd.decode(raw, out=out[i - start].view(np.uint8).reshape(-1))
+            except Exception as exc:  # numcodecs raises RuntimeError/ValueError/...
+                raise _corrupt_chunk(self.path, Path(chunk_file), exc) from None
+        return out
 
     def check_epoch_chunk(self, layer: str, index: int) -> None:
         """Raise ValueError when the chunk of ``layer`` at epoch index ``index`` is missing
@@ -251,6 +281,32 @@ class StoreReader:
         except Exception:  # find the damaged chunk and name it
             _verify_array(self.path, name, arr)
             raise
+
+
+def _plain_epoch_chunks(arr: Any) -> bool:
+    """True when ``arr`` is stored as :func:`create_store` writes activations: Zarr v3, one
+    chunk per index of the first axis, default "/" chunk keys, little-endian bytes compressed
+    by zstd alone, on a little-endian machine."""
+    import sys
+
+    from zarr.codecs import BytesCodec, ZstdCodec
+    from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
+
+    meta = arr.metadata
+    codecs = getattr(meta, "codecs", ())
+    return (
+        getattr(meta, "zarr_format", None) == 3
+        and isinstance(getattr(meta, "chunk_key_encoding", None), DefaultChunkKeyEncoding)
+        and meta.chunk_key_encoding.separator == "/"
+        and len(codecs) == 2
+        and isinstance(codecs[0], BytesCodec)
+        and str(getattr(codecs[0].endian, "value", "little")) == "little"
+        and isinstance(codecs[1], ZstdCodec)
+        and sys.byteorder == "little"
+        and arr.ndim >= 1
+        and tuple(arr.chunks) == (1, *arr.shape[1:])
+        and arr.dtype.kind == "f"
+    )
 
 
 def _verify_array(path: Path, name: str, arr: Any, require: bool = False) -> None:
