@@ -8,8 +8,11 @@ Run: ``python benchmarks/estimate_stage.py [--seeds 25] [--epochs 280] [--worker
 stores are written once with the store API (``create_store`` + one Zarr write per layer +
 ``finalize_store``; tanh of Gaussians whose scale grows with the epoch) into ``--dir`` and
 reused. Each measured run is a fresh process (``estimate_stores`` with 1 worker, then with
-``--workers``); prints wall seconds, ms per (layer, epoch) block, and the peak resident memory
-of the largest process (the stage's own process or one Dask worker). Writes the table to
+``--workers``), timed from the call (imports done, cluster start included); prints wall
+seconds, ms per (layer, epoch) block, the CPU seconds of the stage's process and its Dask
+workers (what the stage costs on idle cores: on a shared machine wall time also counts the
+time other processes hold the cores), and the peak resident memory of the largest process
+(the stage's own process or one Dask worker). Writes the table to
 ``benchmarks/out/estimate_stage.md``.
 """
 
@@ -69,12 +72,15 @@ def run_one(stores: list[str], workers: int) -> None:
     from infoplane.estimation import estimate_stores
 
     cfg = load_config(CONFIG)
+    cpu0 = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     t0 = time.perf_counter()
     df = estimate_stores(stores, cfg, workers=workers, progress=False)
     wall = time.perf_counter() - t0
     # KiB; RUSAGE_CHILDREN: the largest of the Dask worker processes, joined when the cluster closed
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    print(json.dumps({"wall_s": wall, "rows": len(df), "sum_I_XT": float(df["I_XT"].sum()),
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    peak = max(u.ru_maxrss for u in usage)
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage) - cpu0  # this process and its Dask workers
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rows": len(df), "sum_I_XT": float(df["I_XT"].sum()),
                       "sum_I_TY": float(df["I_TY"].sum()), "peak_rss_mib": peak / 1024}))
 
 
@@ -103,15 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(CONFIG)
     stores = stores_for(args, cfg)
     blocks = args.seeds * args.epochs * len(WIDTHS)
-    rows = ["| workers | seeds | blocks | wall s | ms per (layer, epoch) | peak RSS, largest process (MiB) |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| workers | seeds | blocks | wall s | ms per (layer, epoch) | CPU s (all processes) | CPU ms per block | "
+            "peak RSS, largest process (MiB) |", "|---|---|---|---|---|---|---|---|"]
     results = {}
     for workers in ([] if args.skip_serial else [1]) + [args.workers]:
         r = measure(stores, workers)
         results[workers] = r
         assert r["rows"] == blocks, r
         rows.append(f"| {workers} | {args.seeds} | {blocks} | {r['wall_s']:.1f} | {1e3 * r['wall_s'] / blocks:.3f} | "
-                    f"{r['peak_rss_mib']:.0f} |")
+                    f"{r['cpu_s']:.1f} | {1e3 * r['cpu_s'] / blocks:.3f} | {r['peak_rss_mib']:.0f} |")
         print(rows[-1], flush=True)
     sums = {(round(r["sum_I_XT"], 9), round(r["sum_I_TY"], 9)) for r in results.values()}
     assert len(sums) == 1, f"serial and parallel tables differ: {sums}"

@@ -290,3 +290,27 @@ def test_damaged_chunk_is_named_and_missing_chunk_refused(tmp_path, cfg):
     df = estimate_stores([diverged], cfg, progress=False)
     row = df[(df["layer"] == "1") & (df["epoch"] == 7)]
     assert row["I_XT"].isna().all() and (row["reason"] == "non-finite loss at epoch 2").all()
+
+
+def test_cli_estimate_writes_one_table_for_all_stores(tmp_path, cfg):
+    import json
+
+    import yaml
+
+    from infoplane.cli import main
+
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    chash = config_hash(cfg)
+    stores = [write_fake_store(tmp_path / f"seed{s}.zarr", n=128, seed=s, chash=chash) for s in (1, 0)]
+    out = tmp_path / "mi" / "group.csv"
+    assert main(["estimate", "--config", str(cfg_path), "--stores", *map(str, stores), "--out", str(out),
+                 "--workers", "1", "--quiet"]) == 0
+    table = pd.read_csv(out, dtype={"layer": str}, keep_default_na=False)
+    assert list(table.columns) == list(MI_COLUMNS)
+    assert len(table) == 2 * 2 * 4 * 2  # seeds x layers x epochs x estimators
+    assert table.groupby("seed").size().to_dict() == {0: 16, 1: 16}
+    side = json.loads(Path(str(out) + ".provenance.json").read_text())
+    assert json.loads(side["seeds"]) == [0, 1] and "seed" not in side
+    assert main(["estimate", "--config", str(cfg_path), "--store", str(stores[0]), "--seed", "0",
+                 "--out", str(out), "--quiet"]) == 2, "the store holds seed 1: --seed 0 is refused"

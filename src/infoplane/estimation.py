@@ -300,9 +300,12 @@ def estimate_stores(stores: Sequence[str | Path], cfg: dict[str, Any], workers: 
     """
     from infoplane.parallel import dask_client
 
+    import dask
+
     check_stores(stores, cfg)
     tasks = [task for store in stores for task in make_tasks(store, cfg)]
-    with dask_client(workers, scheduler) as client:
+    # Tasks take milliseconds: the workers' sampling profiler would cost more than it tells.
+    with dask.config.set({"distributed.worker.profile.enabled": False}), dask_client(workers, scheduler) as client:
         return run_tasks(tasks, client, progress)
 
 
