@@ -2,7 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/estimators.py [--quick]``. Prints a markdown table and writes
 it to ``benchmarks/out/estimators.md``. Times are the median of 3 wall-clock runs (interleaved);
-ratio = infoplane time / peer time (below 1 means infoplane is faster).
+the binning rows (both sides single-threaded) the median CPU seconds of 7 interleaved runs, which
+a shared machine's descheduling does not inflate (``--binning-only`` runs just those); ratio =
+infoplane time / peer time (below 1 means infoplane is faster).
 
 Peers:
 * ``ckdtree``: a plain scipy cKDTree KSG-1 (joint k-NN query with workers=-1, then
