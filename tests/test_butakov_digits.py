@@ -38,7 +38,7 @@ DIGITS_CFG = {
 
 @pytest.fixture(scope="module")
 def digits_table(tmp_path_factory):
-    from infoplane.analysis import estimate_store
+    from infoplane.estimation import estimate_stores
     from infoplane.compressed import compress_store, fit_x_compressor
     from infoplane.training import train_run
 
@@ -49,7 +49,7 @@ def digits_table(tmp_path_factory):
     fit_x_compressor(cfg, store, work / "x.npz", progress=False)
     compressed = work / "compressed" / "seed0.zarr"
     compress_store(cfg, store, compressed, work / "x.npz", progress=False)
-    df = estimate_store(compressed, cfg, seed=0, workers=1, progress=False)
+    df = estimate_stores([compressed], cfg, workers=1, progress=False)
     import xarray as xr
 
     comp = xr.open_zarr(compressed, consolidated=False)

@@ -138,6 +138,45 @@ def test_binning_idnns_identity():
     assert mutual_information(np.arange(4096), t, method="binning", bins=30, range=(-1, 1)) == pytest.approx(h_t)
 
 
+@pytest.mark.parametrize("width, dtype, x_kind", [
+    (1, np.float32, "ids"), (10, np.float32, "ids"), (10, np.float64, "ids"), (24, np.float32, "ids"),
+    (5, np.float32, "inputs"), (3, np.float64, "shuffled ids"),
+])
+def test_one_binning_pass_gives_both_plane_coordinates(width, dtype, x_kind):
+    """plane(x, y)(t): the floats of estimate_with_error(x, t) and estimate_with_error(t, y),
+    bit for bit, for many layers against one (x, y); a saturated and a constant layer too."""
+    from infoplane.estimators import get_estimator
+
+    rng = np.random.default_rng(width)
+    n = 2048
+    x = {"ids": np.arange(n), "inputs": rng.integers(0, 2, (n, 6)).astype(np.float32),
+         "shuffled ids": rng.permutation(n)}[x_kind]
+    y = rng.integers(0, 3, n)
+    est = get_estimator("binning", bins=30, range=(-1, 1))
+    plane = est.plane(x, y)
+    layers = [np.tanh(rng.standard_normal((n, width)) * s).astype(dtype) for s in (0.3, 2.0, 50.0)]
+    layers.append(np.full((n, width), 0.25, dtype))
+    for t in layers:
+        separate = (est.estimate_with_error(x, t), est.estimate_with_error(t, y))
+        assert repr(plane(t)) == repr(separate)
+        assert repr(est.estimate_xt_ty(x, t, y)) == repr(separate)
+    (i_xt, se), (i_ty, _) = plane(layers[-1])
+    assert i_xt == 0.0 and i_ty == 0.0 and math.isnan(se)
+    assert plane(layers[1])[0][0] > 3, "a spread layer keeps bits of 2048 distinct inputs"
+
+
+def test_plane_rejects_bad_layers_with_the_estimators_messages():
+    from infoplane.estimators import get_estimator
+
+    plane = get_estimator("binning").plane(np.arange(100), np.zeros(100, int))
+    bad = np.zeros((100, 2))
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="y contains 1 non-finite values"):
+        plane(bad)
+    with pytest.raises(ValueError, match="got x with 100 and y with 99"):
+        plane(np.zeros((99, 2)))
+
+
 def test_digitize_matches_numpy_and_edge_convention():
     rng = np.random.default_rng(1)
     edges = np.linspace(-1, 1, 31)

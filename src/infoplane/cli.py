@@ -112,26 +112,20 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from infoplane.analysis import estimate_store, tidy_table
     from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
+    from infoplane.estimation import estimate_stores
     from infoplane.provenance import provenance_attrs
-    from infoplane.store import open_store
 
     cfg = load_config(args.config)
     scheduler = dask_scheduler(cfg, args.scheduler)
-    frames, seeds = [], []
-    for store in args.stores:
-        # Absolute: the workers of a remote scheduler open the store from their own working directory.
-        store = str(Path(store).resolve())
-        seed = int(open_store(store).attrs["seed"])  # raises naming the store when it is no store
-        seeds.append(seed)
-        frames.append(estimate_store(store, cfg, seed, workers=args.workers, scheduler=scheduler,
-                                     progress=not args.quiet))
-    df = tidy_table(pd.concat(frames, ignore_index=True))
-    _write_csv(df, args.out, provenance_attrs(cfg, seeds=json.dumps(seeds), sources=json.dumps(args.stores)))
+    # Absolute: the workers of a remote scheduler open the stores from their own working directory.
+    stores = [str(Path(p).resolve()) for p in args.stores]
+    df = estimate_stores(stores, cfg, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
+    seeds = sorted({int(s) for s in df["seed"]})
+    attrs = provenance_attrs(cfg, seeds[0] if len(seeds) == 1 else None, seeds=json.dumps(seeds),
+                             source=json.dumps([str(p) for p in args.stores]))
+    _write_csv(df, args.out, attrs)
     return 0
 
 
@@ -284,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outdir", required=True, help="Output directory; gets one compressed store per store (same name).")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of some stores.")
+    sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of the given stores.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--stores", nargs="+", required=True, help="Activation or compressed stores (seed from their attrs).")
+    sp.add_argument("--stores", nargs="+", required=True,
+                    help="Activation or compressed stores (.zarr); each store's seed is in its attrs.")
     sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
     sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from infoplane.analysis import (  # becomes infoplane.estimation
+from infoplane.estimation import (
     collect_tables,
     to_dataset,
 )

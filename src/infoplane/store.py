@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ _ZSTD_LEVEL = 3
 
 __all__ = [
     "EPOCH_VARS",
+    "StoreReader",
     "check_store",
     "create_store",
     "finalize_store",
@@ -176,25 +178,152 @@ def _verify_chunks(path: Path, require_activations: bool = False) -> None:
 
     group = zarr.open_group(str(path), mode="r")
     for name, arr in group.arrays():
-        shape, chunks = arr.shape, arr.chunks
-        grid = [range(math.ceil(s / c)) if s else range(0) for s, c in zip(shape, chunks)]
-        for idx in itertools.product(*grid):
-            chunk_file = path / name / "c" / "/".join(str(i) for i in idx) if idx else path / name / "c"
-            if not chunk_file.exists():
-                if require_activations and name.startswith(ACT_PREFIX):
-                    raise ValueError(
-                        f"store {path}: chunk file {chunk_file} is missing from a complete store; "
-                        f"delete the store and rerun the training"
-                    )
-                continue  # never written: reads as the fill value
-            sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, chunks, shape))
+        _verify_array(path, name, arr, require=require_activations and name.startswith(ACT_PREFIX))
+
+
+def _chunk_file(path: Path, name: str, idx: tuple[int, ...]) -> Path:
+    """The file of chunk ``idx`` of array ``name`` (Zarr v3 default chunk keys ``c/i/j/k``)."""
+    return path / name / "c" / "/".join(str(i) for i in idx) if idx else path / name / "c"
+
+
+def _missing_chunk(path: Path, chunk_file: Path) -> ValueError:
+    return ValueError(
+        f"store {path}: chunk file {chunk_file} is missing from a complete store; "
+        f"delete the store and rerun the training"
+    )
+
+
+def _corrupt_chunk(path: Path, chunk_file: Path, exc: Exception) -> ValueError:
+    return ValueError(
+        f"store {path}: chunk file {chunk_file} is corrupt ({type(exc).__name__}: {exc}); "
+        f"delete the store and rerun the training"
+    )
+
+
+class StoreReader:
+    """Read access to one store's arrays for the estimation stage, without xarray: sample
+    variables read once and kept, activations read as slabs of consecutive epochs.
+
+    A damaged chunk raises ValueError naming its file (as :func:`open_store` does when it
+    verifies), so the stage need not read every chunk twice.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import zarr
+
+        self.path = Path(path)
+        if not _is_store(self.path):
+            raise ValueError(f"{self.path} is not a Zarr activation store (no zarr.json)")
+        self.group = zarr.open_group(str(path), mode="r")
+        self.attrs: dict[str, Any] = dict(self.group.attrs)
+        self._samples: dict[str, np.ndarray] = {}
+        self._arrays: dict[str, Any] = {}
+
+    def array(self, name: str) -> Any:
+        """The Zarr array ``name`` (its metadata read once)."""
+        if name not in self._arrays:
+            self._arrays[name] = self.group[name]
+        return self._arrays[name]
+
+    def variable(self, name: str) -> np.ndarray:
+        """A whole small variable (``label``, ``sample_id``, ``inputs``, ``epoch``), read on
+        first use and kept."""
+        if name not in self._samples:
+            self._samples[name] = self._read(name, slice(None))
+        return self._samples[name]
+
+    def layer_epochs(self, layer: str, start: int, stop: int) -> np.ndarray:
+        """Activations of ``layer`` at epoch indices ``start..stop-1``: float array
+        (stop - start, n_sample, n_unit).
+
+        Chunks in this module's layout (one zstd-compressed little-endian chunk per epoch,
+        default ``c/i/0/0`` keys) are read and decoded directly, one file each, with the codec
+        Zarr uses (numcodecs' Zstd; the frame checksum is verified), bypassing Zarr's
+        per-chunk machinery (measured: about 1 ms per chunk against 0.2 ms for the decode);
+        other layouts are read through Zarr. Values are identical either way (tested).
+        """
+        name = ACT_PREFIX + layer
+        arr = self.array(name)
+        if not _plain_epoch_chunks(arr):
+            return self._read(name, slice(start, stop))
+        from numcodecs import Zstd
+
+        zstd = Zstd()
+        out = np.empty((stop - start, *arr.shape[1:]), dtype=arr.dtype)
+        prefix = os.path.join(self.path, name, "c", "")
+        suffix = "/0" * (arr.ndim - 1)  # the chunk key of epoch i: c/i/0/0 (strings: no pathlib per chunk)
+        for i in range(start, stop):
+            chunk_file = f"{prefix}{i}{suffix}"
             try:
-                arr[sel]
-            except Exception as exc:  # zarr/numcodecs raise many kinds
-                raise ValueError(
-                    f"store {path}: chunk file {chunk_file} is corrupt ({type(exc).__name__}: {exc}); "
-                    f"delete the store and rerun the training"
-                ) from None
+                with open(chunk_file, "rb") as fh:
+                    raw = fh.read()
+            except FileNotFoundError:  # never written: the fill value, as Zarr reads it
+                out[i - start] = arr.fill_value
+                continue
+            try:
+                zstd.decode(raw, out=out[i - start].view(np.uint8).reshape(-1))
+            except Exception as exc:  # numcodecs raises RuntimeError/ValueError/...
+                raise _corrupt_chunk(self.path, Path(chunk_file), exc) from None
+        return out
+
+    def check_epoch_chunk(self, layer: str, index: int) -> None:
+        """Raise ValueError when the chunk of ``layer`` at epoch index ``index`` is missing
+        from the store (it then reads as NaN): call it on a NaN block of a complete store."""
+        arr = self.array(ACT_PREFIX + layer)
+        f = _chunk_file(self.path, ACT_PREFIX + layer, (index // arr.chunks[0], *([0] * (arr.ndim - 1))))
+        if not f.exists():
+            raise _missing_chunk(self.path, f)
+
+    def _read(self, name: str, sel: slice) -> np.ndarray:
+        arr = self.array(name)
+        try:
+            return np.asarray(arr[sel])
+        except Exception:  # find the damaged chunk and name it
+            _verify_array(self.path, name, arr)
+            raise
+
+
+def _plain_epoch_chunks(arr: Any) -> bool:
+    """True when ``arr`` is stored as :func:`create_store` writes activations: Zarr v3, one
+    chunk per index of the first axis, default "/" chunk keys, little-endian bytes compressed
+    by zstd alone, on a little-endian machine."""
+    import sys
+
+    from zarr.codecs import BytesCodec, ZstdCodec
+    from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
+
+    meta = arr.metadata
+    codecs = getattr(meta, "codecs", ())
+    return (
+        getattr(meta, "zarr_format", None) == 3
+        and isinstance(getattr(meta, "chunk_key_encoding", None), DefaultChunkKeyEncoding)
+        and meta.chunk_key_encoding.separator == "/"
+        and len(codecs) == 2
+        and isinstance(codecs[0], BytesCodec)
+        and str(getattr(codecs[0].endian, "value", "little")) == "little"
+        and isinstance(codecs[1], ZstdCodec)
+        and sys.byteorder == "little"
+        and arr.ndim >= 1
+        and tuple(arr.chunks) == (1, *arr.shape[1:])
+        and arr.dtype.kind == "f"
+    )
+
+
+def _verify_array(path: Path, name: str, arr: Any, require: bool = False) -> None:
+    """Read every chunk of one array; raise ValueError naming the first damaged chunk file, or,
+    with ``require``, the first missing one (a chunk never written reads as the fill value)."""
+    grid = [range(math.ceil(s / c)) if s else range(0) for s, c in zip(arr.shape, arr.chunks)]
+    for idx in itertools.product(*grid):
+        chunk_file = _chunk_file(path, name, idx)
+        if not chunk_file.exists():
+            if require:
+                raise _missing_chunk(path, chunk_file)
+            continue
+        sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, arr.chunks, arr.shape))
+        try:
+            arr[sel]
+        except Exception as exc:  # zarr/numcodecs raise many kinds
+            raise _corrupt_chunk(path, chunk_file, exc) from None
 
 
 def open_store(path: str | Path, verify: bool = True) -> xr.Dataset:

@@ -18,9 +18,10 @@ row blocks on a thread pool (one thread per available core) without numba's own 
 * ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
-* binning: ``bin_codes`` (one pass: arithmetic bin guess, one exact comparison per side with the
-  edges, mixed-radix code per row), ``distinct_counts`` (hash-table counting of the codes) and
-  ``plugin_entropy`` (order-independent plug-in entropy of the counts).
+* binning: ``bin_codes`` (arithmetic bin guess, one exact comparison per side with the edges,
+  mixed-radix code per row), ``sorted_pair_counts`` (counts of codes and of (code, label)
+  pairs from one sorted array) and ``plugin_entropy`` (order-independent plug-in entropy of the
+  counts).
 
 Compiled on first use and cached next to this file (``cache=True``); a fresh install pays a
 few seconds once.
@@ -33,11 +34,11 @@ from numba import njit
 
 __all__ = [
     "bin_codes",
-    "distinct_counts",
     "fused_ksg_rows",
     "is_arange",
     "plugin_entropy",
     "sorted_count_rows",
+    "sorted_pair_counts",
     "strip_count_rows",
     "strip_ksg_1d_rows",
     "strip_kth_rows",
@@ -403,15 +404,12 @@ def strip_ksg_1d_rows(
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _fixed_bin(v: float, t: float, edges: np.ndarray, top: float) -> int:
-    """Bin of value v from its scaled position t: t clipped to [0.5, top], truncated, then one
-    exact comparison with the edges on each side."""
-    t = t if t >= 0.5 else 0.5  # also NaN (no bin; callers reject it)
-    t = t if t <= top else top
-    idx = np.int64(t)
-    idx -= v < edges[idx]
-    idx += v >= edges[idx + 1]
-    return idx
+def _clipped(t: float, half: float, top: float) -> float:
+    """The scaled position t clipped to [half, top] = [0.5, bins - 0.5] (given in t's dtype:
+    exact in float32 for the bin counts that compute in float32); NaN -> half (NaN has no bin;
+    callers reject it)."""
+    t = t if t >= half else half
+    return t if t <= top else top
 
 
 @njit(nogil=True, cache=True)
@@ -438,59 +436,68 @@ def bin_codes(
     against the edges. The caller guarantees the guess is at most one bin off (rounding bound of
     ``binning._near_edge_band`` far below one bin), so the result is exactly the bin
     ``np.digitize`` gives with the float64 interior edges.
+
+    Column by column, in two tight loops over a contiguous copy of the column: the guesses
+    (vectorised by the compiler), then the fix-up, which loads both edges at the guess
+    (``v < edges[i]`` implies ``v < edges[i + 1]`` for increasing edges, so this equals
+    stepping down and then testing the next edge up) through an unsigned index (no negative
+    index wrap-around). About 2x faster than one loop over rows and columns (4096 x 10
+    float32: 85 -> 40 us), same codes.
     """
     bins = edges.shape[0] - 1
-    top = bins - 0.5
-    lo32, scale32 = np.float32(lo), np.float32(scale)
-    for r in range(a.shape[0]):
-        code = 0
-        for c in range(c0, c1):
-            v = a[r, c]
-            if compute32:  # the float32 product, widened exactly
-                t = np.float64((np.float32(v) - lo32) * scale32)
-            else:
-                t = (np.float64(v) - lo) * scale
-            code = code * bins + _fixed_bin(v, t, edges, top)
-        out[r] = code
+    half, top = 0.5, bins - 0.5
+    lo32, scale32, half32, top32 = np.float32(lo), np.float32(scale), np.float32(half), np.float32(top)
+    n = a.shape[0]
+    col = np.empty(n, a.dtype)
+    guess = np.empty(n, np.uint64)
+    out[:n] = 0
+    for c in range(c0, c1):
+        for r in range(n):
+            col[r] = a[r, c]
+        if compute32:  # the float32 product, clipped in float32 (exactly as widened to float64)
+            for r in range(n):
+                guess[r] = np.uint64(_clipped((np.float32(col[r]) - lo32) * scale32, half32, top32))
+        else:
+            for r in range(n):
+                guess[r] = np.uint64(_clipped((np.float64(col[r]) - lo) * scale, half, top))
+        for r in range(n):
+            v, i = col[r], guess[r]
+            step = np.int64(v >= edges[i + np.uint64(1)]) - np.int64(v < edges[i])
+            out[r] = out[r] * bins + (np.int64(i) + step)
 
 
 @njit(nogil=True, cache=True)
-def distinct_counts(codes: np.ndarray) -> np.ndarray:
-    """Occurrences of each distinct value of non-negative int64 ``codes`` (n,), in no particular
-    order: one pass with an open-addressing hash table (Fibonacci hashing, linear probing) of at
-    least 2n slots, instead of sorting."""
-    n = codes.shape[0]
-    bits = 1
-    while (1 << bits) < 2 * n:
-        bits += 1
-    size = 1 << bits
-    mask = size - 1
-    keys = np.full(size, -1, dtype=np.int64)
-    counts = np.zeros(size, dtype=np.int64)
-    shift = np.uint64(64 - bits)
-    golden = np.uint64(0x9E3779B97F4A7C15)
+def sorted_pair_counts(s: np.ndarray, label_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of codes and of (code, label) pairs from the sorted joint codes ``s`` (n,) =
+    ``code << label_bits | label``: runs of equal ``s`` are the pairs, runs of equal
+    ``s >> label_bits`` the codes (sorting the joint codes orders them by code first). Returns
+    (counts per code (m,), counts per pair), each in ascending order of code."""
+    n = s.shape[0]
+    per_code = np.empty(n, dtype=np.int64)
+    per_pair = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return per_code, per_pair
     m = 0
-    for i in range(n):
-        c = codes[i]
-        h = np.int64((np.uint64(c) * golden) >> shift)
-        while True:
-            k = keys[h]
-            if k == c:
-                counts[h] += 1
-                break
-            if k == -1:
-                keys[h] = c
-                counts[h] = 1
-                m += 1
-                break
-            h = (h + 1) & mask
-    out = np.empty(m, dtype=np.int64)
-    j = 0
-    for h in range(size):
-        if keys[h] != -1:
-            out[j] = counts[h]
-            j += 1
-    return out
+    q = 0
+    code_run = 1
+    pair_run = 1
+    for i in range(1, n):
+        if s[i] == s[i - 1]:
+            pair_run += 1
+            code_run += 1
+            continue
+        per_pair[q] = pair_run
+        q += 1
+        pair_run = 1
+        if (s[i] >> label_bits) == (s[i - 1] >> label_bits):
+            code_run += 1
+        else:
+            per_code[m] = code_run
+            m += 1
+            code_run = 1
+    per_pair[q] = pair_run
+    per_code[m] = code_run
+    return per_code[: m + 1], per_pair[: q + 1]
 
 
 @njit(nogil=True, cache=True)

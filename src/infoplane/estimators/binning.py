@@ -1,14 +1,15 @@
 """Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
 
 Each row of a discretised array is one symbol. A float layer is binned by a compiled kernel
-(:func:`infoplane.estimators._kernels.bin_codes`) in one pass over the rows: the bin is guessed
+(:func:`infoplane.estimators._kernels.bin_codes`), column by column: the bin is guessed
 arithmetically in float32 (float64 for ranges too narrow for float32 rounding; a proven
 rounding bound keeps the guess within one bin) and corrected by one comparison with the edges on
 each side, so every bin is exactly that of ``np.digitize``; the bins of a row are folded into one
 ``int64`` code (mixed radix ``bins``; layers too wide for one int64 get one code per group of
 columns, re-numbered densely whenever the next group would overflow). Entropies count the codes
-(``np.bincount`` for small ranges, else a compiled hash table): there is no Python loop over
-samples and no ``np.unique(axis=0)`` over rows. Integer arrays (labels, sample ids) are used as
+(``np.bincount`` for small ranges, else runs of the sorted codes): there is no Python loop over
+samples and no ``np.unique(axis=0)`` over rows. :class:`InformationPlane` gives I(X;T) and
+I(T;Y) of a layer from one binning and one sort of its codes joined with the labels. Integer arrays (labels, sample ids) are used as
 symbols directly, never binned. The column-by-column numpy path (:func:`_binned_codes_columns`)
 is the reference the kernel is tested against, and serves ranges the kernel's bound does not
 cover.
@@ -23,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from infoplane.estimators import _kernels
-from infoplane.estimators.base import Estimator, is_discrete, register
+from infoplane.estimators.base import Estimator, as_2d, check_pair, is_discrete, register
 from infoplane.units import nats_to_bits
 
 __all__ = [
     "AdaptiveBinningEstimator",
     "BinningEstimator",
+    "InformationPlane",
     "binned_codes",
     "digitize",
     "discrete_mi",
@@ -221,8 +223,9 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     """Occurrences of each distinct value of ``codes`` (in no particular order).
 
     ``top``, when given, bounds the codes (``0..top-1``): small ranges are counted with
-    ``np.bincount``, larger ones with a compiled hash table (one pass); without a bound the
-    codes are sorted and runs measured.
+    ``np.bincount``; otherwise the codes are sorted and runs measured (numpy's vectorised sort:
+    on 4096 row codes of different layers 17 us, against 57 us for a compiled hash table, whose
+    probes mispredict on fresh data).
     """
     n = len(codes)
     if n == 0:
@@ -230,14 +233,25 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     if top is not None and top <= 8 * n + 1024:
         counts = np.bincount(codes, minlength=0)
         return counts[counts > 0]
-    if top is not None:
-        return _kernels.distinct_counts(np.ascontiguousarray(codes, dtype=np.int64))
     s = np.sort(codes)
     change = np.empty(n + 1, bool)
     change[0] = change[-1] = True
     np.not_equal(s[1:], s[:-1], out=change[1:-1])
     bounds = np.flatnonzero(change)
     return bounds[1:] - bounds[:-1]
+
+
+def _pair_counts(codes: np.ndarray, top: int, labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(counts of ``codes``, counts of the pairs (code, label)) from one sort of the joint codes
+    ``code << b | label`` (``labels`` dense in ``0..n_labels-1 < 2**b``), when the codes are
+    too many for :func:`np.bincount` and the joint codes fit int64; else None. The counts are
+    those :func:`_run_counts` gives for the codes and for the joint codes."""
+    n = len(codes)
+    bits = max(int(n_labels - 1).bit_length(), 0)
+    if top <= 8 * n + 1024 or top << bits >= _INT64_LIMIT:
+        return None
+    joint = np.sort((codes << bits) | labels)
+    return _kernels.sorted_pair_counts(joint, bits)
 
 
 def _entropy_from_counts(counts: np.ndarray) -> float:
@@ -248,16 +262,23 @@ def _entropy_from_counts(counts: np.ndarray) -> float:
     return float(_kernels.plugin_entropy(np.ascontiguousarray(counts, dtype=np.int64)))
 
 
-def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int) -> float:
+def _mi_from_codes(cx: np.ndarray, tx: int, cy: np.ndarray, ty: int, kx: np.ndarray | None = None,
+                   ky: np.ndarray | None = None, kxy: np.ndarray | None = None,
+                   hxy: tuple[float, float] | None = None) -> float:
     """Plug-in I(X;Y) in nats of integer codes ``cx`` in ``0..tx-1`` and ``cy`` in ``0..ty-1``
-    (codes need not be dense)."""
+    (codes need not be dense); ``kx``, ``ky``, ``kxy``, optional, are the counts of x, y and
+    of the pairs taken already (:func:`_run_counts`, :func:`_pair_counts`), and ``hxy`` the
+    entropies of the first two, so a layer shared by two estimates is counted once."""
     n = len(cx)
-    kx, ky = _run_counts(cx, tx), _run_counts(cy, ty)
-    hx, hy = _entropy_from_counts(kx), _entropy_from_counts(ky)
+    kx = _run_counts(cx, tx) if kx is None else kx
+    ky = _run_counts(cy, ty) if ky is None else ky
+    hx, hy = (_entropy_from_counts(kx), _entropy_from_counts(ky)) if hxy is None else hxy
     if len(kx) == n:  # every x distinct (e.g. sample ids): H(X,Y) = H(X)
         return hy
     if len(ky) == n:
         return hx
+    if kxy is not None:
+        return hx + hy - _entropy_from_counts(kxy)
     if tx * ty >= _INT64_LIMIT:
         cx, tx = _compact(cx)
     if tx * ty >= _INT64_LIMIT:
@@ -436,13 +457,108 @@ class BinningEstimator(Estimator):
         return binned_codes(a, self.params["bins"], r)
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        return self._mi_bits(x, y), float("nan")
+
+    def _mi_bits(self, x: np.ndarray, y: np.ndarray, known: tuple[_Coded, ...] = (),
+                 ids: tuple[bool | None, bool | None] = (None, None), kxy: np.ndarray | None = None) -> float:
+        """I(X;Y) in bits; ``known`` holds arrays (among ``x``, ``y``) binned and counted
+        already, ``ids`` whether ``x``, ``y`` are distinct sample ids when known (None: test),
+        ``kxy`` the counts of the pairs when known."""
+
+        def coded(a: np.ndarray) -> _Coded:
+            for k in known:
+                if k.array is a:
+                    return k
+            return _Coded(a, *self._codes(a))
+
         # unique sample ids on one side: I(X;T) = H(T), without building the ids' codes
-        if _distinct_ids(x):
-            return nats_to_bits(entropy_of_symbols(*self._codes(y))), float("nan")
-        if _distinct_ids(y):
-            return nats_to_bits(entropy_of_symbols(*self._codes(x))), float("nan")
-        mi = _mi_from_codes(*self._codes(x), *self._codes(y))
-        return nats_to_bits(max(mi, 0.0)), float("nan")
+        for a, other, distinct in ((x, y, ids[0]), (y, x, ids[1])):
+            if _distinct_ids(a) if distinct is None else distinct:
+                return nats_to_bits(coded(other).entropy())
+        cx, cy = coded(x), coded(y)
+        mi = _mi_from_codes(cx.codes, cx.top, cy.codes, cy.top, cx.counts(), cy.counts(), kxy,
+                            (cx.entropy(), cy.entropy()))
+        return nats_to_bits(max(mi, 0.0))
+
+    def plane(self, x: np.ndarray, y: np.ndarray) -> InformationPlane:
+        """A function of a layer ``t`` returning ``((I(X;T), se), (I(T;Y), se))`` in bits, for
+        many layers against the same inputs ``x`` (n, dx) and labels ``y`` (n, dy): see
+        :class:`InformationPlane`."""
+        return InformationPlane(self, x, y)
+
+    def estimate_xt_ty(
+        self, x: np.ndarray, t: np.ndarray, y: np.ndarray
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``((I(X;T), se), (I(T;Y), se))`` in bits from one binning of the layer ``t`` (n, dt);
+        the values of ``estimate_with_error(x, t)`` and ``estimate_with_error(t, y)``."""
+        return self.plane(x, y)(t)
+
+
+class _Coded:
+    """An array's row codes (``0..top-1``) and, counted on first use, their occurrences."""
+
+    def __init__(self, array: np.ndarray, codes: np.ndarray, top: int) -> None:
+        self.array, self.codes, self.top = array, codes, top
+        self._counts: np.ndarray | None = None
+        self._entropy: float | None = None
+
+    def counts(self) -> np.ndarray:
+        if self._counts is None:
+            self._counts = _run_counts(self.codes, self.top)
+        return self._counts
+
+    def entropy(self) -> float:
+        """Plug-in entropy (nats) of the codes."""
+        if self._entropy is None:
+            self._entropy = _entropy_from_counts(self.counts())
+        return self._entropy
+
+
+class InformationPlane:
+    """I(X;T) and I(T;Y) by fixed-width binning of layers ``t`` against fixed ``x`` and ``y``.
+
+    ``plane(t)`` returns ``((I(X;T), se), (I(T;Y), se))`` in bits (errors NaN: plug-in), the
+    same values, bit for bit, and the same errors on bad input as the two calls
+    ``estimate_with_error(x, t)`` and ``estimate_with_error(t, y)``. The work is shared: the
+    layer is binned and its codes counted once for H(T) (= I(X;T) when ``x`` are unique sample
+    ids) and I(T;Y) = H(T) + H(Y) - H(T,Y); ``x`` and ``y`` are coded once for all layers.
+
+    Parameters
+    ----------
+    est : the :class:`BinningEstimator` (bins, range).
+    x : array (n, dx) or (n,): inputs or sample ids.
+    y : array (n, dy) or (n,): labels.
+    """
+
+    def __init__(self, est: BinningEstimator, x: np.ndarray, y: np.ndarray) -> None:
+        self.est = est
+        self.x, self.y = as_2d(x, "x"), as_2d(y, "y")
+        self._x_ids, self._y_ids = _distinct_ids(self.x), _distinct_ids(self.y)
+        self._x: _Coded | None = None
+        self._y: _Coded | None = None
+
+    def _coded(self, a: np.ndarray, cache: _Coded | None) -> _Coded:
+        return cache if cache is not None else _Coded(a, *self.est._codes(a))
+
+    def __call__(self, t: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+        x, t = check_pair(self.x, t)
+        if len(self.y) != len(t):
+            check_pair(t, self.y)  # raises the message of estimate_with_error(t, y)
+        self._y = self._coded(self.y, self._y)
+        layer = _Coded(t, *self.est._codes(t))
+        known = [layer, self._y]
+        if not self._x_ids:  # else I(X;T) = H(T) needs no codes of x
+            self._x = self._coded(x, self._x)
+            known.append(self._x)
+        # the layer's counts and those of (layer, label) pairs from one sort
+        joint = _pair_counts(layer.codes, layer.top, self._y.codes, self._y.top)
+        if joint is not None:
+            layer._counts = joint[0]
+        t_ids = _distinct_ids(t)
+        nan = float("nan")
+        i_xt = self.est._mi_bits(x, t, tuple(known), (self._x_ids, t_ids))
+        i_ty = self.est._mi_bits(t, self.y, tuple(known), (t_ids, self._y_ids), None if joint is None else joint[1])
+        return (i_xt, nan), (i_ty, nan)
 
 
 @register

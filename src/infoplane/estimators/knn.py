@@ -91,7 +91,7 @@ def _cores() -> int:
 def _n_threads() -> int:
     """Threads for the row-block pools: the cores this process may use, capped by
     ``OMP_NUM_THREADS`` when set (Snakemake sets it to a job's ``threads``; Dask workers of
-    :func:`infoplane.analysis.local_client` get 1)."""
+    :func:`infoplane.parallel.dask_client` get 1)."""
     cores = _cores()
     try:
         cap = int(os.environ.get("OMP_NUM_THREADS", ""))

@@ -1,0 +1,314 @@
+"""The estimation stage: slab tasks covering every (layer, epoch) block, tables identical to the
+per-block reference, serially and on Dask, recovery from a killed Dask worker, diverged,
+degenerate, damaged and foreign stores."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from infoplane.config import config_hash, validate_config
+from infoplane.estimation import (
+    collect_tables,
+    estimate_slab,
+    estimate_stores,
+    make_tasks,
+    run_tasks,
+    tidy_table,
+    to_dataset,
+)
+from infoplane.estimators import get_estimator
+from infoplane.tables import MI_COLUMNS
+
+
+def write_fake_store(path: Path, n: int = 512, epochs=(0, 1, 3, 7), layers=(("1", 5), ("2", 3)),
+                     status: str = "ok", poison: tuple[str, int] | None = None, constant: str | None = None,
+                     seed: int = 0, chash: str = "") -> Path:
+    """A store written with the store API (one checksummed chunk per (layer, epoch)) holding
+    random tanh activations (no training)."""
+    import zarr
+
+    from infoplane.store import create_store, finalize_store
+
+    rng = np.random.default_rng(seed)
+    acts = {}
+    for name, width in layers:
+        a = np.tanh(rng.normal(size=(len(epochs), n, width)) * 2).astype(np.float32)
+        if constant == name:
+            a[:] = 0.25
+        if poison and poison[0] == name:
+            a[poison[1], :10] = np.nan  # not the whole chunk: an all-NaN chunk is never written
+        acts[name] = a
+    create_store(path, layers={name: w for name, w in layers}, epochs=np.asarray(epochs),
+                 sample_id=np.arange(n), label=(rng.random(n) > 0.5).astype(np.int64),
+                 is_train=np.ones(n, bool), inputs=rng.normal(size=(n, 4)),
+                 attrs={"discrete_inputs": True, "seed": seed, "config_hash": chash})
+    group = zarr.open_group(str(path), mode="r+")
+    for name, a in acts.items():
+        group[f"act_{name}"][:] = a
+    finalize_store(path, status, "" if status == "ok" else "non-finite loss at epoch 2")
+    return path
+
+
+def per_block_reference(store: Path, cfg: dict) -> pd.DataFrame:
+    """The stage as it was before slab tasks: the store opened with xarray, one (layer, epoch)
+    chunk read at a time, two ``estimate_with_error`` calls per estimator (the reference the
+    slab tasks must reproduce float for float)."""
+    from infoplane.config import estimator_label, estimator_params
+
+    ds = xr.open_zarr(store, consolidated=False)
+    y = ds["label"].values.astype(np.int64)
+    x = ds["sample_id"].values.astype(np.int64) if cfg["analysis"].get("x", "auto") != "inputs" else \
+        ds["inputs"].values.reshape(len(y), -1)
+    rows = []
+    for li, layer in enumerate(ds.attrs["layers"]):
+        for ei, epoch in enumerate(int(e) for e in ds["epoch"].values):
+            t = ds[f"act_{layer}"].isel(epoch=ei).values
+            for e in cfg["estimators"]:
+                est = get_estimator(e["name"], **estimator_params(e))
+                (i_xt, se_xt), (i_ty, se_ty) = est.estimate_with_error(x, t), est.estimate_with_error(t, y)
+                rows.append((ds.attrs["seed"], layer, li, epoch, estimator_label(e), i_xt, i_ty, se_xt, se_ty,
+                             "ok", ""))
+    return tidy_table(rows)
+
+
+@pytest.fixture
+def cfg(tiny_config):
+    tiny_config["estimators"] = [{"name": "binning", "bins": 30, "range": [-1, 1]},
+                                 {"name": "binning", "label": "coarse", "bins": 4, "range": [-1, 1]}]
+    return validate_config(tiny_config)
+
+
+def test_tasks_cover_every_block_once(tmp_path, cfg):
+    store = write_fake_store(tmp_path / "s.zarr", seed=3)
+    whole = make_tasks(store, cfg)
+    assert [(t.layer, t.epochs) for t in whole] == [("1", (0, 1, 3, 7)), ("2", (0, 1, 3, 7))]
+    assert {t.seed for t in whole} == {3}, "the seed comes from the store's attrs"
+    # 512 x 5 float32 = 10240 bytes per epoch of layer 1: slabs of 2 epochs, layer 2 (6144) of 3
+    slabs = make_tasks(store, cfg, slab_bytes=2 * 10240)
+    assert [(t.layer, t.start, t.epochs) for t in slabs] == [
+        ("1", 0, (0, 1)), ("1", 2, (3, 7)), ("2", 0, (0, 1, 3)), ("2", 3, (7,))]
+    df = run_tasks(slabs, progress=False)
+    assert list(df.columns) == list(MI_COLUMNS)
+    assert len(df) == 2 * 4 * 2
+    assert set(df["estimator"]) == {"binning", "coarse"}
+    assert (df["seed"] == 3).all()
+    # x are unique ids: I(X;T) = H(T) <= log2(n); I(T;Y) <= H(Y) <= 1 bit
+    assert df["I_XT"].between(0, np.log2(512) + 1e-9).all()
+    assert df["I_TY"].between(0, 1).all()
+    coarse = df[df["estimator"] == "coarse"]
+    fine = df[df["estimator"] == "binning"]
+    assert (coarse["I_XT"].to_numpy() <= fine["I_XT"].to_numpy() + 1e-12).all(), "coarser bins keep less"
+
+
+@pytest.mark.parametrize("slab_bytes", [1, 2 * 10240, 2**30])
+@pytest.mark.parametrize("x_mode, other", [("auto", {"name": "kde"}), ("inputs", {"name": "ksg", "k": 3})])
+def test_slab_tasks_equal_the_per_block_reference(tmp_path, cfg, slab_bytes, x_mode, other):
+    """Same rows, same order, same floats as one xarray read and two estimator calls per block
+    (binning: one binning pass per layer serves both; kde/ksg: two calls as before)."""
+    cfg["estimators"].append(other)
+    cfg["analysis"]["x"] = x_mode
+    store = write_fake_store(tmp_path / "s.zarr", n=300, seed=5)
+    got = run_tasks(make_tasks(store, cfg, slab_bytes=slab_bytes), progress=False)
+    pd.testing.assert_frame_equal(got, per_block_reference(store, cfg), check_exact=True)
+
+
+def test_layer_selection_and_unknown_layer(tmp_path, cfg):
+    store = write_fake_store(tmp_path / "s.zarr")
+    cfg["analysis"]["layers"] = ["2"]
+    assert {t.layer for t in make_tasks(store, cfg)} == {"2"}
+    cfg["analysis"]["layers"] = ["7"]
+    with pytest.raises(ValueError, match=r"analysis.layers: '7' is not a layer of .*s.zarr; its layers are 1, 2"):
+        make_tasks(store, cfg)
+
+
+def test_non_finite_layer_is_marked_not_crashing(tmp_path, cfg):
+    store = write_fake_store(tmp_path / "s.zarr", poison=("2", 3))
+    df = run_tasks(make_tasks(store, cfg), progress=False)
+    bad = df[(df["layer"] == "2") & (df["epoch"] == 7)]
+    assert (bad["status"] == "diverged").all()
+    assert (bad["reason"] == "30 non-finite activations in layer 2 at epoch 7").all()
+    assert (df.drop(bad.index)["status"] == "ok").all()
+
+
+def test_constant_layer_gives_zero_bits(tmp_path, cfg):
+    store = write_fake_store(tmp_path / "s.zarr", constant="1")
+    df = run_tasks(make_tasks(store, cfg), progress=False)
+    dead = df[df["layer"] == "1"]
+    assert np.allclose(dead[["I_XT", "I_TY"]].to_numpy(), 0.0)
+
+
+def test_collect_and_netcdf(tmp_path, cfg):
+    paths = []
+    for seed in (0, 1):
+        store = write_fake_store(tmp_path / f"s{seed}.zarr", seed=seed)
+        df = run_tasks(make_tasks(store, cfg), progress=False)
+        p = tmp_path / f"mi{seed}.csv"
+        df.to_csv(p, index=False)
+        paths.append(p)
+    table = collect_tables(paths)
+    assert len(table) == 2 * 16
+    ds = to_dataset(table, {"study": "t"})
+    assert dict(ds.sizes) == {"estimator": 2, "seed": 2, "layer": 2, "epoch": 4}
+    assert ds["I_XT"].attrs["units"] == "bits"
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"seed": [0]}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="bad.csv: not an MI table; missing column 'layer'"):
+        collect_tables([bad])
+
+
+# --- Dask: identical results, and a worker killed mid-computation --------------------------------
+
+def _kill_worker_once(task):
+    """Estimate the slab, but the first time the slab holding (layer 2, epoch 3) runs,
+    hard-kill the worker process."""
+    marker = Path(task.extra["kill_marker"])
+    if task.layer == "2" and 3 in task.epochs:
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL)
+            os.close(fd)
+            os._exit(1)  # SIGKILL-like: the worker dies without cleanup mid-task
+        except FileExistsError:
+            pass
+    return estimate_slab(task)
+
+
+@pytest.fixture
+def dask_client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        yield client
+
+
+def test_dask_result_equals_serial(tmp_path, cfg, dask_client):
+    store = write_fake_store(tmp_path / "s.zarr")
+    tasks = make_tasks(store, cfg, slab_bytes=10240)  # one task per (layer, epoch)
+    serial = run_tasks(tasks, progress=False)
+    parallel = run_tasks(tasks, dask_client, progress=False)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_killed_worker_is_retried_and_result_is_complete(tmp_path, cfg, dask_client):
+    import dataclasses
+
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "killed"
+    store = write_fake_store(tmp_path / "s.zarr")
+    tasks = make_tasks(store, cfg, slab_bytes=2 * 10240)
+    serial = run_tasks(tasks, progress=False)
+    faulty = [dataclasses.replace(t, extra={"kill_marker": str(marker)}) for t in tasks]
+    recovered = run_tasks(faulty, dask_client, progress=False, func=_kill_worker_once)
+    assert marker.exists(), "the fault was injected: one worker died"
+    pd.testing.assert_frame_equal(serial, recovered)
+
+
+def test_local_cluster_workers_use_one_library_thread(monkeypatch):
+    """A Snakemake job with `threads: N` exports OMP_NUM_THREADS=N; the Dask worker processes
+    must not inherit it (N threads in each of N processes oversubscribe the cores)."""
+    from infoplane.parallel import dask_client
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    with dask_client(2) as client:
+        env = client.run(lambda: (os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS")))
+    assert list(env.values()) == [("1", "1")] * 2
+    with dask_client(1) as client:
+        assert client is None, "one worker runs serially in-process"
+
+
+def test_estimator_refusal_names_the_layer_and_epoch(tmp_path, tiny_config):
+    """wkl refuses a layer too wide for its bias weights; the error says where it happened."""
+    tiny_config["estimators"] = [{"name": "wkl", "k": 10}]
+    cfg = validate_config(tiny_config)
+    store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 20),))
+    tasks = [t for t in make_tasks(store, cfg, slab_bytes=1) if t.epochs == (1,)]
+    with pytest.raises(ValueError, match=r"estimator 'wkl' on layer '1' at epoch 1 \(seed 0, 20 units\): wkl: "):
+        run_tasks(tasks, progress=False)
+
+
+# --- estimate_stores: many stores, checks, damaged stores ----------------------------------------
+
+def test_estimate_stores_equals_per_store_reference_serial_and_dask(tmp_path, cfg):
+    chash = config_hash(cfg)
+    stores = [write_fake_store(tmp_path / f"seed{s}.zarr", n=256, seed=s, chash=chash) for s in (4, 2)]
+    expected = tidy_table(pd.concat([per_block_reference(s, cfg) for s in stores]))
+    serial = estimate_stores(stores, cfg, workers=1, progress=False)
+    pd.testing.assert_frame_equal(serial, expected, check_exact=True)
+    assert list(serial["seed"].unique()) == [2, 4]
+    parallel = estimate_stores(stores, cfg, workers=2, progress=False)
+    pd.testing.assert_frame_equal(parallel, expected, check_exact=True)
+
+
+def test_estimate_stores_refuses_foreign_incomplete_and_seedless_stores(tmp_path, cfg):
+    import zarr
+
+    chash = config_hash(cfg)
+    good = write_fake_store(tmp_path / "good.zarr", chash=chash)
+    foreign = write_fake_store(tmp_path / "foreign.zarr", chash="0123")
+    with pytest.raises(ValueError, match=f"store {foreign} was made by config 0123, expected {chash}"):
+        estimate_stores([good, foreign], cfg, progress=False)
+    partial = write_fake_store(tmp_path / "partial.zarr", chash=chash)
+    del zarr.open_group(str(partial), mode="r+").attrs["complete"]
+    with pytest.raises(ValueError, match=f"store {partial} is incomplete"):
+        estimate_stores([partial], cfg, progress=False)
+    seedless = write_fake_store(tmp_path / "seedless.zarr", chash=chash)
+    del zarr.open_group(str(seedless), mode="r+").attrs["seed"]
+    with pytest.raises(ValueError, match=f"store {seedless} has no seed attribute"):
+        estimate_stores([seedless], cfg, progress=False)
+
+
+def test_damaged_chunk_is_named_and_missing_chunk_refused(tmp_path, cfg):
+    """The stage reads each chunk once (no verification pass): a corrupt chunk still fails with
+    its file named, and a chunk missing from a complete store is not mistaken for divergence."""
+    import shutil
+
+    chash = config_hash(cfg)
+    store = write_fake_store(tmp_path / "s.zarr", chash=chash)
+    damaged = Path(shutil.copytree(store, tmp_path / "damaged.zarr"))
+    chunk = damaged / "act_2" / "c" / "2" / "0" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"store {damaged}: chunk file {chunk} is corrupt"):
+        estimate_stores([damaged], cfg, progress=False)
+    lost = Path(shutil.copytree(store, tmp_path / "lost.zarr"))
+    (lost / "act_1" / "c" / "1" / "0" / "0").unlink()
+    with pytest.raises(ValueError, match=f"chunk file {lost / 'act_1' / 'c' / '1' / '0' / '0'} is missing"):
+        estimate_stores([lost], cfg, progress=False)
+    # a diverged store's never-written epochs read as NaN: rows keep the store's status
+    diverged = write_fake_store(tmp_path / "div.zarr", chash=chash, status="diverged")
+    (diverged / "act_1" / "c" / "3" / "0" / "0").unlink()
+    df = estimate_stores([diverged], cfg, progress=False)
+    row = df[(df["layer"] == "1") & (df["epoch"] == 7)]
+    assert row["I_XT"].isna().all() and (row["reason"] == "non-finite loss at epoch 2").all()
+
+
+def test_cli_estimate_writes_one_table_for_all_stores(tmp_path, cfg):
+    import json
+
+    import yaml
+
+    from infoplane.cli import main
+
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    chash = config_hash(cfg)
+    stores = [write_fake_store(tmp_path / f"seed{s}.zarr", n=128, seed=s, chash=chash) for s in (1, 0)]
+    out = tmp_path / "mi" / "group.csv"
+    assert main(["estimate", "--config", str(cfg_path), "--stores", *map(str, stores), "--out", str(out),
+                 "--workers", "1", "--quiet"]) == 0
+    table = pd.read_csv(out, dtype={"layer": str}, keep_default_na=False)
+    assert list(table.columns) == list(MI_COLUMNS)
+    assert len(table) == 2 * 2 * 4 * 2  # seeds x layers x epochs x estimators
+    assert table.groupby("seed").size().to_dict() == {0: 16, 1: 16}
+    side = json.loads(Path(str(out) + ".provenance.json").read_text())
+    assert json.loads(side["seeds"]) == [0, 1] and "seed" not in side
