@@ -182,6 +182,7 @@ def test_local_cluster_workers_use_one_library_thread(monkeypatch):
 def test_estimator_refusal_names_the_layer_and_epoch(tmp_path, tiny_config):
     """wkl refuses a layer too wide for its bias weights; the error says where it happened."""
     tiny_config["estimators"] = [{"name": "wkl", "k": 10}]
+    tiny_config["analysis"] = {"x": "inputs"}  # wkl cannot take sample ids (a config error)
     cfg = validate_config(tiny_config)
     store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 20),))
     tasks = [t for t in make_tasks(store, cfg, 0) if t.epoch == 1]

@@ -800,7 +800,7 @@ class KLEstimator(Estimator):
             counts = np.bincount(codes, minlength=m)
             small = np.flatnonzero((counts > 0) & (counts <= k))
             if len(small):
-                raise ValueError(
+                raise EstimatorRefused(
                     f"kl: every class needs more than k={k} samples; {len(small)} classes have "
                     f"<= {k} (smallest: {int(counts[small].min())} samples)"
                 )
