@@ -25,6 +25,7 @@ from hypothesis.extra.numpy import arrays
 
 from infoplane.config import config_hash, load_config, validate_config
 from infoplane.estimators import get_estimator
+from infoplane.estimators.base import EstimatorRefused
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,11 @@ def test_continuous_pairs_give_finite_bits(data, method):
         params["k"] = data.draw(st.integers(1, min(5, len(x) - 1)))
     if method == "wkl":  # joint dimension <= 6: one bias weight constraint, needs k >= 2
         params["k"] = data.draw(st.integers(2, min(10, len(x) - 1)))
-    value = get_estimator(method, **params).estimate(x, y)
+    try:
+        value = get_estimator(method, **params).estimate(x, y)
+    except EstimatorRefused:  # kl / wkl on atoms, a lower-dimensional support or Cauchy-like tails
+        assert method in ("kl", "wkl")
+        return
     assert math.isfinite(value), (method, params, x, y)
     assert value >= 0.0 or method in ("ksg", "kl", "wkl")  # k-NN estimates may dip below 0
 
@@ -106,7 +111,11 @@ def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
     if method in ("kl", "wkl"):  # needs more than k samples of every class (wkl: more than 1)
         assume(np.bincount(y).min(initial=n) > 5 or len(np.unique(y)) == 1)
     est = get_estimator(method, k=min(5, n - 1)) if method == "wkl" else get_estimator(method)
-    i_ty = est.estimate(t, y)
+    try:
+        i_ty = est.estimate(t, y)
+    except EstimatorRefused:  # kl / wkl on atoms, a lower-dimensional support or Cauchy-like tails
+        assert method in ("kl", "wkl")
+        return
     assert math.isfinite(i_ty), (method, t, y)
     if method in ("binning", "adaptive_binning", "kde"):
         i_xt = est.estimate(np.arange(n), t)  # sample ids: IDNNs' I(X;T)
