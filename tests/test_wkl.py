@@ -125,7 +125,7 @@ def test_curve_in_2d_refuses_naming_the_dimension(method):
 
 def test_local_dimension_of_gaussians_and_a_curve():
     rng = np.random.default_rng(0)
-    for d in (1, 3, 6):
+    for d in (1, 3, 6, 10):  # 10: the brute-force (cdist) search; measured 1.00, 3.02, 5.99, 9.31
         assert local_dimension(rng.standard_normal((3000, d))) == pytest.approx(d, rel=0.1)
     assert local_dimension(_swiss_roll(3000, 1)[0]) == pytest.approx(1.0, abs=0.15)
     assert math.isnan(local_dimension(np.zeros((30, 2))))  # one distinct row

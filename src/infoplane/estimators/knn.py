@@ -637,8 +637,8 @@ def local_dimension(a: np.ndarray, k: int = ID_NEIGHBOURS, queries: int = ID_QUE
 
     def block(s: int, e: int) -> np.ndarray:
         dm = cdist(q[s:e], z)
-        dm.partition(k, axis=1)
-        return np.sort(dm[:, 1 : k + 1], axis=1)  # column 0 of the partition: the row itself
+        dm.partition(k, axis=1)  # the k + 1 smallest first, in no order; the row itself among them
+        return np.sort(dm[:, : k + 1], axis=1)[:, 1:]
 
     dist = np.concatenate(_map_blocks(block, len(q))) if z.shape[1] >= BRUTE_FROM_DIM else (
         cKDTree(z).query(q, k=k + 1)[0][:, 1:]
@@ -762,6 +762,11 @@ class KLEstimator(Estimator):
     correlated Gaussians at n = 5000, 5 nats, 5 dimensions per side: 4.79 nats with ``"joint"``,
     3.65 with ``True``; 2 per side: 5.03 vs 4.73. Columns get ``1e-10 * std * N(0, 1)``
     tie-breaking noise from ``default_rng(seed)``.
+
+    Refusals (:class:`~infoplane.estimators.base.EstimatorRefused`): a continuous side or the
+    joint with atoms, a lower-dimensional support or Cauchy-like tails
+    (:func:`check_entropy_support`, shared with ``wkl``), and two continuous sides with more than
+    ``KL_MAX_JOINT_DIM`` = 4 non-constant coordinates together (use ``wkl`` or ``ksg``).
 
     Parameters
     ----------

@@ -29,6 +29,12 @@ Each entropy term is computed on its own whitened sample with the log-determinan
 (integer labels) gives ``I = h(X) - sum_c p_c h(X | Y = c)``; with ``reference="shuffle"`` the
 ``h(X)`` term is ``sum_c p_c h(X | Y_pi = c)`` for shuffled labels (class sizes equal, so the
 sample-size bias cancels too), and each class uses ``k_c = min(k, n_c - 1)`` neighbours.
+
+Refusals (:class:`~infoplane.estimators.base.EstimatorRefused`, with the reason and ``ksg`` as
+the alternative): the support checks shared with ``kl``
+(:func:`infoplane.estimators.knn.check_entropy_support`: atoms such as saturated units, a
+support of lower dimension than the coordinates such as points on a curve in 2-D or a softmax
+output, Cauchy-like tails), and weights too noisy for the dimension (:func:`wkl_weights`).
 """
 
 from __future__ import annotations
