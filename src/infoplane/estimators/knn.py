@@ -635,14 +635,16 @@ def local_dimension(a: np.ndarray, k: int = ID_NEIGHBOURS, queries: int = ID_QUE
     rows = np.random.default_rng(seed).choice(n, queries, replace=False) if n > queries else np.arange(n)
     q = z[rows]
 
-    def block(s: int, e: int) -> np.ndarray:
-        dm = cdist(q[s:e], z)
+    def block(s: int) -> np.ndarray:
+        dm = cdist(q[s : s + rows_per_block], z)
         dm.partition(k, axis=1)  # the k + 1 smallest first, in no order; the row itself among them
         return np.sort(dm[:, : k + 1], axis=1)[:, 1:]
 
-    dist = np.concatenate(_map_blocks(block, len(q))) if z.shape[1] >= BRUTE_FROM_DIM else (
-        cKDTree(z).query(q, k=k + 1)[0][:, 1:]
-    )
+    if z.shape[1] >= BRUTE_FROM_DIM:  # blocks of (rows x n) distances, a few MB each
+        rows_per_block = max(16, _BLOCK_BYTES // n)
+        dist = np.concatenate([block(s) for s in range(0, len(q), rows_per_block)])
+    else:
+        dist = cKDTree(z).query(q, k=k + 1)[0][:, 1:]
     with np.errstate(divide="ignore"):
         logs = np.log(dist[:, -1:] / dist[:, :-1]).sum(axis=1) / (k - 1)
     mean = float(np.mean(logs))
