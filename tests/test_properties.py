@@ -25,7 +25,7 @@ from hypothesis.extra.numpy import arrays
 
 from infoplane.config import config_hash, load_config, validate_config
 from infoplane.estimators import get_estimator
-from infoplane.estimators.base import EstimatorRefused
+from infoplane.estimators.base import EstimatorRefused, accepts_sample_ids
 
 pytestmark = pytest.mark.slow
 
@@ -204,7 +204,11 @@ def network_configs(draw) -> dict:
     for i, e in enumerate(ests):
         e["label"] = f"{e['name']}_{i}"
     name = draw(st.sampled_from(["tishby_12bit", "digits"]))
+    # X = sample ids on the 12-bit data: only estimators that accept ids (else a ConfigError)
+    ids_ok = all(accepts_sample_ids(e["name"]) for e in ests)
+    analysis = {} if name != "tishby_12bit" or ids_ok else {"analysis": {"x": "inputs"}}
     return {
+        **analysis,
         "study": draw(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}", fullmatch=True)),
         "seeds": draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=4, unique=True)),
         "dataset": {"name": name, "train_fraction": draw(st.floats(0.05, 1.0)),
