@@ -4,6 +4,8 @@ degenerate, damaged and foreign stores."""
 
 from __future__ import annotations
 
+import warnings
+
 import os
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from infoplane.estimation import (
     to_dataset,
 )
 from infoplane.estimators import get_estimator
+from infoplane.estimators.base import UnreliableEstimateWarning
 from infoplane.tables import MI_COLUMNS
 
 
@@ -72,9 +75,13 @@ def per_block_reference(store: Path, cfg: dict) -> pd.DataFrame:
             t = ds[f"act_{layer}"].isel(epoch=ei).values
             for e in cfg["estimators"]:
                 est = get_estimator(e["name"], **estimator_params(e))
-                (i_xt, se_xt), (i_ty, se_ty) = est.estimate_with_error(x, t), est.estimate_with_error(t, y)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    (i_xt, se_xt), (i_ty, se_ty) = est.estimate_with_error(x, t), est.estimate_with_error(t, y)
+                flagged = [str(w.message) for w in caught if issubclass(w.category, UnreliableEstimateWarning)]
+                status, reason = ("unreliable", "; ".join(flagged)) if flagged else ("ok", "")
                 rows.append((ds.attrs["seed"], layer, li, epoch, estimator_label(e), i_xt, i_ty, se_xt, se_ty,
-                             "ok", ""))
+                             status, reason))
     return tidy_table(rows)
 
 
@@ -225,13 +232,36 @@ def test_local_cluster_workers_use_one_library_thread(monkeypatch):
         assert client is None, "one worker runs serially in-process"
 
 
-def test_estimator_refusal_names_the_layer_and_epoch(tmp_path, tiny_config):
-    """wkl refuses a layer too wide for its bias weights; the error says where it happened."""
-    tiny_config["estimators"] = [{"name": "wkl", "k": 10}]
+def test_estimator_refusal_is_a_row_with_the_reason(tmp_path, tiny_config):
+    """wkl refuses a 20-unit layer of 512 samples (too few for its dimension): the block gets NaN with status
+    'refused' and the estimator's reason; the other estimator's row of the block is estimated."""
+    tiny_config["estimators"] = [{"name": "wkl", "k": 10}, {"name": "ksg", "k": 5}]
+    tiny_config["analysis"] = {"x": "inputs"}  # wkl cannot take sample ids (a config error)
     cfg = validate_config(tiny_config)
     store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 20),))
     tasks = [t for t in make_tasks(store, cfg, slab_bytes=1) if t.epochs == (1,)]
-    with pytest.raises(ValueError, match=r"estimator 'wkl' on layer '1' at epoch 1 \(seed 0, 20 units\): wkl: "):
+    table = run_tasks(tasks, progress=False).set_index("estimator")
+    assert table.loc["wkl", "status"] == "refused"
+    assert table.loc["wkl", "reason"].startswith("wkl: ") and "ksg" in table.loc["wkl", "reason"]
+    assert np.isnan(table.loc["wkl", ["I_XT", "I_TY"]].astype(float)).all()
+    assert table.loc["ksg", "status"] == "ok" and np.isfinite(table.loc["ksg", "I_XT"])
+
+
+def test_other_estimator_errors_name_the_layer_and_epoch(tmp_path, tiny_config, monkeypatch):
+    """An estimator error that is not a refusal (a bug, a bad input) still stops the job and
+    says where it happened."""
+    from infoplane.estimators.knn import KSGEstimator
+
+    def broken(self, x, y):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(KSGEstimator, "estimate_with_error", broken)
+    tiny_config["estimators"] = [{"name": "ksg", "k": 5}]
+    tiny_config["analysis"] = {"x": "inputs"}
+    cfg = validate_config(tiny_config)
+    store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 3),))
+    tasks = [t for t in make_tasks(store, cfg, slab_bytes=1) if t.epochs == (1,)]
+    with pytest.raises(ValueError, match=r"estimator 'ksg' on layer '1' at epoch 1 \(seed 0, 3 units\): boom"):
         run_tasks(tasks, progress=False)
 
 

@@ -98,3 +98,52 @@ def test_bad_inputs(name):
 def test_import_does_not_import_torch():
     code = "import sys, infoplane.estimators; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_network_study_on_12bit_ids_fails_at_config_time_and_runs_on_inputs(tmp_path, tiny_config):
+    """The 12-bit study's X defaults to the 4096 sample ids, which the neural estimators cannot
+    take (each id once): validating the config says so and names the fix; with
+    ``analysis.x: inputs`` the estimate job gives finite estimates for every estimator."""
+    from test_estimation import write_fake_store
+
+    from infoplane.estimation import make_tasks, run_tasks
+    from infoplane.config import ConfigError, validate_config
+
+    tiny_config["estimators"] = [
+        {"name": "binning", "bins": 30, "range": [-1, 1]},
+        {"name": "mine", "steps": 30},
+        {"name": "infonce", "steps": 30},
+    ]
+    with pytest.raises(ConfigError, match=r"estimators\[1\]: 'mine' cannot estimate I\(X;T\) with X = sample ids "
+                       r"\(analysis.x 'auto' means ids for tishby_12bit .*set analysis.x: inputs .*binning"):
+        validate_config(tiny_config)
+    tiny_config["analysis"] = {"x": "ids"}
+    with pytest.raises(ConfigError, match=r"'mine' .*\(analysis.x is 'ids'"):
+        validate_config(tiny_config)
+    tiny_config["analysis"] = {"x": "inputs"}
+    cfg = validate_config(tiny_config)
+    store = write_fake_store(tmp_path / "s.zarr", epochs=(0, 1), layers=(("1", 3),))
+    df = run_tasks(make_tasks(store, cfg, 0), progress=False)
+    assert sorted(set(df["estimator"])) == ["binning", "infonce", "mine"]
+    assert len(df) == 3 * 2
+    assert np.isfinite(df[["I_XT", "I_TY"]].to_numpy()).all()
+    # 30 training steps: a neural bound may come out below zero by more than its error; the
+    # table then flags the row instead of passing the number off as an estimate
+    assert set(df["status"]) <= {"ok", "unreliable"}
+    flagged = df[df["status"] == "unreliable"]
+    assert (flagged[["I_XT", "I_TY"]].min(axis=1) < 0).all()
+    assert (df.loc[df["estimator"] == "binning", "status"] == "ok").all()
+
+
+@pytest.mark.parametrize("name", ["mine", "infonce"])
+def test_12bit_inputs_as_vectors(name):
+    """On the 12-bit input vectors (what analysis.x: inputs passes) a deterministic 3-unit tanh
+    layer carries several bits; the neural bounds see a clear positive MI, the ids are refused."""
+    from infoplane.datasets import load_dataset
+    from infoplane.estimators.base import EstimatorRefused
+
+    data = load_dataset("tishby_12bit")
+    t = np.tanh(data.x @ np.random.default_rng(0).normal(size=(12, 3)))
+    assert get_estimator(name, steps=300).estimate(data.x, t) > 1.0
+    with pytest.raises(EstimatorRefused, match=r"4096 distinct symbols.*analysis.x: inputs"):
+        get_estimator(name, steps=5).estimate(np.arange(4096), t)

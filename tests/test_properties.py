@@ -33,6 +33,7 @@ from scipy.special import digamma
 
 from infoplane.config import config_hash, load_config, validate_config
 from infoplane.estimators import get_estimator
+from infoplane.estimators.base import EstimatorRefused, accepts_sample_ids
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +106,11 @@ def test_continuous_pairs_give_finite_bits(data, method):
         params["k"] = data.draw(st.integers(1, min(5, len(x) - 1)))
     if method == "wkl":  # joint dimension <= 6: one bias weight constraint, needs k >= 2
         params["k"] = data.draw(st.integers(2, min(10, len(x) - 1)))
-    value = get_estimator(method, **params).estimate(x, y)
+    try:
+        value = get_estimator(method, **params).estimate(x, y)
+    except EstimatorRefused:  # kl / wkl on atoms, a lower-dimensional support or Cauchy-like tails
+        assert method in ("kl", "wkl")
+        return
     assert math.isfinite(value), (method, params, x, y)
     n = len(x)
     if method in ("binning", "adaptive_binning"):  # plug-in MI of at most n distinct symbols
@@ -126,7 +131,11 @@ def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
     if method in ("kl", "wkl"):  # needs more than k samples of every class (wkl: more than 1)
         assume(np.bincount(y).min(initial=n) > 5 or len(np.unique(y)) == 1)
     est = get_estimator(method, k=min(5, n - 1)) if method == "wkl" else get_estimator(method)
-    i_ty = est.estimate(t, y)
+    try:
+        i_ty = est.estimate(t, y)
+    except EstimatorRefused:  # kl / wkl on atoms, a lower-dimensional support or Cauchy-like tails
+        assert method in ("kl", "wkl")
+        return
     assert math.isfinite(i_ty), (method, t, y)
     h_y = _entropy_bits(y)
     if method in ("binning", "adaptive_binning"):
@@ -220,7 +229,11 @@ def network_configs(draw) -> dict:
     for i, e in enumerate(ests):
         e["label"] = f"{e['name']}_{i}"
     name = draw(st.sampled_from(["tishby_12bit", "digits"]))
+    # X = sample ids on the 12-bit data: only estimators that accept ids (else a ConfigError)
+    ids_ok = all(accepts_sample_ids(e["name"]) for e in ests)
+    analysis = {} if name != "tishby_12bit" or ids_ok else {"analysis": {"x": "inputs"}}
     return {
+        **analysis,
         "study": draw(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}", fullmatch=True)),
         "seeds": draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=4, unique=True)),
         "dataset": {"name": name, "train_fraction": draw(st.floats(0.05, 1.0)),

@@ -160,9 +160,11 @@ def test_small_run_compression_beats_raw_pixels():
     # it matches KSG on the latents (measured: within 0.06 nats of it)
     assert np.all(ksg.loc["pca"] < nats_to_bits(0.5)), df
     assert np.all((ksg.loc["pca"] - ksg.loc["latent"]).abs() < nats_to_bits(0.2)), df
-    # KL on raw pixels (256 dimensions per side, a 2-d manifold): hopeless (measured hundreds
-    # of nats below zero), far worse than KSG after compression
-    assert np.all(kl.loc["none"] > nats_to_bits(5.0)), df
+    # KL on raw pixels (256 dimensions per side, a 2-d manifold; it used to give hundreds of nats
+    # below zero) and on the 3 PCA components of a 2-d latent (a curved surface in 3-D): it
+    # refuses (a lower-dimensional support), so the table holds NaN, never a wrong number
+    assert kl.loc[["none", "pca"]].isna().all(), df
+    assert np.all(kl.loc["latent"] < nats_to_bits(0.5)), df
     # the run is the concatenation of its tasks
     rows = [r for t in si.synthetic_tasks(spec) for r in si.run_synthetic_task(spec, t)]
     pd.testing.assert_frame_equal(df, pd.DataFrame(rows, columns=si.COLUMNS))

@@ -158,6 +158,28 @@ def _check_estimators(entries: list[dict[str, Any]], where: str) -> None:
         raise ConfigError(f"{where}: two estimators share the label {sorted(dup)[0]!r}; give each a distinct `label`")
 
 
+def _check_sample_id_estimators(cfg: dict[str, Any]) -> None:
+    """A network study whose X is the sample id (``analysis.x: ids``, or ``auto`` on a dataset
+    with discrete inputs) may list only estimators that declare ``accepts_sample_ids``."""
+    from infoplane.datasets import DISCRETE_INPUT_DATASETS
+    from infoplane.estimators import available
+    from infoplane.estimators.base import accepts_sample_ids
+
+    x = cfg.get("analysis", {}).get("x", "auto")
+    dataset = cfg["dataset"]["name"]
+    if not (x == "ids" or (x == "auto" and dataset in DISCRETE_INPUT_DATASETS)):
+        return
+    ok = [n for n in available() if accepts_sample_ids(n)]
+    for i, entry in enumerate(cfg["estimators"]):
+        if not accepts_sample_ids(entry["name"]):
+            why = "analysis.x is 'ids'" if x == "ids" else f"analysis.x 'auto' means ids for {dataset} (discrete inputs)"
+            raise ConfigError(
+                f"estimators[{i}]: {entry['name']!r} cannot estimate I(X;T) with X = sample ids ({why}; every "
+                f"id occurs once); set analysis.x: inputs (the input vectors: the same I(X;T), one input "
+                f"per id) or use one of {', '.join(ok)}"
+            )
+
+
 def _check_study_sections(cfg: dict[str, Any]) -> None:
     """A whole study: all network sections or none, and something to run."""
     present = [s for s in _NETWORK_SECTIONS if s in cfg]
@@ -183,6 +205,8 @@ def _check_stage_sections(cfg: Mapping[str, Any], stage: Any) -> None:
 def _check_semantics(cfg: dict[str, Any]) -> None:
     if "estimators" in cfg:
         _check_estimators(cfg["estimators"], "estimators")
+    if "estimators" in cfg and "dataset" in cfg:
+        _check_sample_id_estimators(cfg)
     if "validation" in cfg:
         _check_estimators(cfg["validation"]["estimators"], "validation.estimators")
     if "synthetic" in cfg:

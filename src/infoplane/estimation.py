@@ -17,6 +17,7 @@ estimator, I_XT, I_TY, I_XT_se, I_TY_se, status, reason``; MI in bits).
 from __future__ import annotations
 
 import sys
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import pandas as pd
 
 from infoplane.config import estimator_label, estimator_params
 from infoplane.estimators import get_estimator
+from infoplane.estimators.base import EstimatorRefused, UnreliableEstimateWarning
 from infoplane.store import ACT_PREFIX, StoreReader
 from infoplane.tables import MI_COLUMNS
 
@@ -135,19 +137,28 @@ def _block_rows(task: SlabTask, epoch: int, t: np.ndarray, ests: list[_BlockEsti
     base = (task.seed, task.layer, task.layer_index, epoch)
     out = []
     for est in ests:
+        status, reason = task.store_status, task.store_reason
         try:
-            (i_xt, se_xt), (i_ty, se_ty) = est(t)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UnreliableEstimateWarning)
+                (i_xt, se_xt), (i_ty, se_ty) = est(t)
+        except EstimatorRefused as exc:  # the estimator's policy: no number, the reason in the table
+            nan = float("nan")
+            out.append((*base, est.label, nan, nan, nan, nan, "refused", str(exc)))
+            continue
         except ValueError as exc:  # name what was being estimated, not only why it failed
             raise ValueError(
                 f"estimator {est.label!r} on layer {task.layer!r} at epoch {epoch} "
                 f"(seed {task.seed}, {t.shape[1]} units): {exc}"
             ) from exc
+        unreliable = [str(w.message) for w in caught if issubclass(w.category, UnreliableEstimateWarning)]
+        if unreliable and status == "ok":
+            status, reason = "unreliable", "; ".join(unreliable)
         if task.bootstrap > 0:
             s = _block_seed(task.seed, task.layer, epoch)
             se_xt = _bootstrap_se(est.est, est.x, t, task.bootstrap, s)
             se_ty = _bootstrap_se(est.est, t, est.y, task.bootstrap, s + 1)
-        out.append((*base, est.label, float(i_xt), float(i_ty), float(se_xt), float(se_ty),
-                    task.store_status, task.store_reason))
+        out.append((*base, est.label, float(i_xt), float(i_ty), float(se_xt), float(se_ty), status, reason))
     return out
 
 

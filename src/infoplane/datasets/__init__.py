@@ -16,11 +16,15 @@ from infoplane.datasets.mnist import load_mnist, read_idx
 from infoplane.datasets.tishby import tishby_12bit
 
 DATASETS: tuple[str, ...] = ("tishby_12bit", "mnist", "digits")
+#: Datasets whose inputs are all distinct discrete symbols (``Dataset.discrete_inputs``): for
+#: them ``analysis.x: auto`` means X = sample ids.
+DISCRETE_INPUT_DATASETS: tuple[str, ...] = ("tishby_12bit",)
 #: Seed of the permutation that picks a ``size`` subsample (fixed, so a size means one subset).
 SUBSAMPLE_SEED = 0
 
 __all__ = [
     "DATASETS",
+    "DISCRETE_INPUT_DATASETS",
     "Dataset",
     "load_dataset",
     "load_digits",
@@ -93,7 +97,7 @@ def load_dataset(
         raise ValueError(f"split={split!r} for dataset {name!r}: only mnist has file splits (leave split at 'test')")
     if name == "tishby_12bit":
         x, y = tishby_12bit()
-        n_classes, discrete = 2, True
+        n_classes, discrete = 2, name in DISCRETE_INPUT_DATASETS
     elif name == "digits":
         x, y = load_digits()
         n_classes, discrete = 10, False

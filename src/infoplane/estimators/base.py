@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,16 +60,44 @@ def get_estimator(name: str, **params: Any) -> "Estimator":
     return _REGISTRY[name](**params)
 
 
+class EstimatorRefused(ValueError):
+    """Raised by an estimator that cannot give a trustworthy estimate on this input.
+
+    The message says what is wrong with the input and which estimator to use instead. A
+    subclass of ValueError, so ``except ValueError`` still catches it; a caller that writes an
+    MI table can catch this class to record ``status="refused"`` with the message as the reason
+    instead of aborting.
+    """
+
+
+class UnreliableEstimateWarning(UserWarning):
+    """Warned when an estimate is negative by more than twice its own standard error.
+
+    MI is never negative: such a value means the estimator's bias dominates. A caller that
+    writes an MI table can record the warning (``warnings.catch_warnings(record=True)``) as a
+    warning status with the message as the reason.
+    """
+
+
+#: An estimate below ``-NEGATIVE_SE_FACTOR * standard_error`` is flagged with
+#: :class:`UnreliableEstimateWarning`.
+NEGATIVE_SE_FACTOR = 2.0
+
+
 class Estimator:
     """Base class of all MI estimators.
 
     Subclasses set ``name`` and ``defaults`` (parameter name -> default value), override
     :meth:`_validate_params` to check values, and implement :meth:`_estimate` returning
-    ``(mi_bits, standard_error_bits)``.
+    ``(mi_bits, standard_error_bits)``. ``accepts_sample_ids`` declares whether the estimator can
+    take X = sample ids (every value of a discrete side distinct, as in I(X;T) with
+    ``analysis.x: ids``): plug-in estimators can; k-NN and neural ones need repeated symbols or
+    vectors (:func:`accepts_sample_ids`, checked when a config is validated).
     """
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    accepts_sample_ids: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = [p for p in params if p not in self.defaults]
@@ -96,10 +125,28 @@ class Estimator:
         """``(I(X;Y), standard error)``, both in bits; the error is NaN where not available."""
         xa, ya = check_pair(x, y)
         value, err = self._estimate(xa, ya)
-        return float(value), float(err)
+        value, err = float(value), float(err)
+        if value < 0 and (math.isnan(err) or value < -NEGATIVE_SE_FACTOR * err):
+            warnings.warn(
+                f"{self.name}: negative MI {value:.3g} bits, more than {NEGATIVE_SE_FACTOR:g} standard "
+                f"errors ({err:.2g} bits) below 0: the estimator's bias dominates on this input "
+                f"({xa.shape[1]} + {ya.shape[1]} dimensions, n = {xa.shape[0]})",
+                UnreliableEstimateWarning,
+                stacklevel=2,
+            )
+        return value, err
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         raise NotImplementedError
+
+
+def accepts_sample_ids(name: str) -> bool:
+    """Whether the estimator registered as ``name`` can take X = sample ids (see
+    :class:`Estimator`). ValueError for an unknown name."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}")
+    return bool(_REGISTRY[name].accepts_sample_ids)
 
 
 def is_discrete(a: np.ndarray) -> bool:

@@ -428,6 +428,7 @@ class BinningEstimator(Estimator):
     """
 
     name = "binning"
+    accepts_sample_ids = True  # plug-in: X = sample ids gives H(T) (the IDNNs convention)
     defaults = {"bins": 30, "range": (-1.0, 1.0)}
 
     def _validate_params(self) -> None:
@@ -579,6 +580,7 @@ class AdaptiveBinningEstimator(Estimator):
     """
 
     name = "adaptive_binning"
+    accepts_sample_ids = True
     defaults = {"bins": 30}
 
     def _validate_params(self) -> None:

@@ -94,6 +94,7 @@ class KDEEstimator(Estimator):
     """
 
     name = "kde"
+    accepts_sample_ids = True  # H(T) - H(T | X) with one sample per id: the noise entropy
     defaults = {"noise_variance": 1e-3, "bound": "upper"}
 
     def _validate_params(self) -> None:

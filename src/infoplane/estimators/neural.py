@@ -42,7 +42,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from infoplane.estimators.base import Estimator, is_discrete, register, standard_error
+from infoplane.estimators.base import Estimator, EstimatorRefused, is_discrete, register, standard_error
 from infoplane.estimators.binning import symbols
 from infoplane.units import nats_to_bits
 
@@ -69,9 +69,10 @@ def _prepare(a: np.ndarray, name: str) -> np.ndarray | None:
     if is_discrete(a):
         codes, m = symbols(a)
         if m > MAX_SYMBOLS:
-            raise ValueError(
+            raise EstimatorRefused(
                 f"{name} is discrete with {m} distinct symbols; neural estimators one-hot encode "
-                f"discrete sides and accept at most {MAX_SYMBOLS} (use method='binning' for sample ids)"
+                f"discrete sides and accept at most {MAX_SYMBOLS}. For sample ids give the input "
+                "vectors instead (analysis.x: inputs; the same I(X;T)) or use method='binning'"
             )
         if m < 2:
             return None
@@ -119,6 +120,9 @@ def _mlp(d_in: int, hidden: int, d_out: int, gen) -> Any:
 
 class _NeuralEstimator(Estimator):
     defaults = {"steps": 500, "batch_size": 256, "lr": 1e-3, "hidden": 64, "seed": 0}
+    #: sample ids are one-hot symbols each seen once: the critic trained on one half of the ids
+    #: learns nothing about the held-out half (and more than MAX_SYMBOLS are refused)
+    accepts_sample_ids = False
 
     def _validate_params(self) -> None:
         _check_int_param(self, "steps", 1)

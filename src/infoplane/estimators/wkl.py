@@ -29,6 +29,12 @@ Each entropy term is computed on its own whitened sample with the log-determinan
 (integer labels) gives ``I = h(X) - sum_c p_c h(X | Y = c)``; with ``reference="shuffle"`` the
 ``h(X)`` term is ``sum_c p_c h(X | Y_pi = c)`` for shuffled labels (class sizes equal, so the
 sample-size bias cancels too), and each class uses ``k_c = min(k, n_c - 1)`` neighbours.
+
+Refusals (:class:`~infoplane.estimators.base.EstimatorRefused`, with the reason and ``ksg`` as
+the alternative): the support checks shared with ``kl``
+(:func:`infoplane.estimators.knn.check_entropy_support`: atoms such as saturated units, a
+support of lower dimension than the coordinates such as points on a curve in 2-D or a softmax
+output, Cauchy-like tails), and weights too noisy for the dimension (:func:`wkl_weights`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
-from infoplane.estimators.base import Estimator, register, standard_error
+from infoplane.estimators.base import Estimator, EstimatorRefused, register, standard_error
 from infoplane.estimators.binning import symbols
 from infoplane.estimators.knn import (
     _check_int,
@@ -81,7 +87,7 @@ def wkl_weights(d: int, k: int) -> np.ndarray:
     w = np.linalg.lstsq(a, b, rcond=None)[0]  # minimum norm among exact solutions
     norm = float(np.linalg.norm(w))
     if not np.allclose(a @ w, b, atol=1e-8) or norm > MAX_WEIGHT_NORM:
-        raise ValueError(
+        raise EstimatorRefused(
             f"wkl: the weights for a {d}-dimensional entropy with k={k} have norm {norm:.3g} "
             f"(limit {MAX_WEIGHT_NORM:g}): the estimate would be mostly noise. Compress to fewer "
             "dimensions, raise k, or use method='ksg'"
@@ -183,7 +189,7 @@ class WKLEstimator(Estimator):
         counts = np.bincount(codes, minlength=m)
         small = np.flatnonzero((counts > 0) & (counts <= c.shape[1] // 4 + 1))
         if len(small):
-            raise ValueError(
+            raise EstimatorRefused(
                 f"wkl: every class needs more than {c.shape[1] // 4 + 1} samples for a "
                 f"{c.shape[1]}-dimensional code; {len(small)} classes have fewer"
             )
