@@ -18,6 +18,8 @@ row blocks on a thread pool (one thread per available core) without numba's own 
 * ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
+* ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
+  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs.
 * binning: ``bin_codes`` (one pass: arithmetic bin guess, one exact comparison per side with the
   edges, mixed-radix code per row), ``distinct_counts`` (hash-table counting of the codes) and
   ``plugin_entropy`` (order-independent plug-in entropy of the counts).
@@ -36,6 +38,7 @@ __all__ = [
     "distinct_counts",
     "fused_ksg_rows",
     "is_arange",
+    "kde_pair_sums",
     "plugin_entropy",
     "sorted_count_rows",
     "strip_count_rows",
@@ -524,3 +527,93 @@ def is_arange(col: np.ndarray) -> bool:
         if col[i] != i:
             return False
     return True
+
+
+#: Columns of one tile of :func:`kde_pair_sums` (4 x tile distances stay in L1).
+_KDE_TILE = 512
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _kde_tile_distances(ht: np.ndarray, rows: tuple, jb: int, m: int, b: np.ndarray) -> None:
+    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m,
+    coordinates summed in order; each loaded ``ht[c, j]`` serves the four rows."""
+    ia, ib, ic, id_ = rows
+    for c in range(ht.shape[0]):
+        v0, v1, v2, v3 = ht[c, ia], ht[c, ib], ht[c, ic], ht[c, id_]
+        for q in range(m):
+            x = ht[c, jb + q]
+            t0, t1, t2, t3 = x - v0, x - v1, x - v2, x - v3
+            if c == 0:
+                b[0, q], b[1, q], b[2, q], b[3, q] = t0 * t0, t1 * t1, t2 * t2, t3 * t3
+            else:
+                b[0, q] += t0 * t0
+                b[1, q] += t1 * t1
+                b[2, q] += t2 * t2
+                b[3, q] += t3 * t3
+
+
+@njit(nogil=True, cache=True)
+def kde_pair_sums(
+    ht: np.ndarray,
+    codes: np.ndarray,
+    use_codes: bool,
+    inv8v: float,
+    cut: float,
+    start: int,
+    stop: int,
+    acc: np.ndarray,
+) -> None:
+    """Add the kernel terms of the pairs (i, j), i in start..stop, j > i, to both rows.
+
+    ht : (d, n) float64 C-contiguous (the transposed samples); codes : (n,) int64 class of each
+    row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n) float64, the
+    caller's own accumulator. With ``D`` the squared Euclidean distance of a pair (coordinates
+    summed in order), ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 =
+    exp(-D / 2s^2)`` (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both
+    rows, and to ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with
+    ``D >= cut`` are skipped (the caller picks ``cut`` so that their terms are below the
+    rounding of sums that hold the self term 1). The self terms (1) are not added here.
+
+    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j (register and L1
+    blocking); each distance feeds both kernels and, when the classes match, the class sums.
+    """
+    n = ht.shape[1]
+    b = np.empty((4, _KDE_TILE))
+    own = np.empty((4, 4))  # the four rows' own sums, added once at the end
+    for i0 in range(start, stop, 4):
+        nr = min(4, stop - i0)
+        rows = (i0, i0 + 1 if nr > 1 else i0, i0 + 2 if nr > 2 else i0, i0 + 3 if nr > 3 else i0)
+        own[:] = 0.0
+        for jb in range(i0 + 1, n, _KDE_TILE):
+            m = min(_KDE_TILE, n - jb)
+            _kde_tile_distances(ht, rows, jb, m, b)
+            for r in range(nr):
+                i = i0 + r
+                ci = codes[i] if use_codes else 0
+                su = 0.0
+                sl = 0.0
+                cu = 0.0
+                cl = 0.0
+                for q in range(max(0, i + 1 - jb), m):
+                    dd = b[r, q]
+                    if dd < cut:
+                        j = jb + q
+                        e = np.exp(-dd * inv8v)
+                        e2 = e * e
+                        u = e2 * e2
+                        su += u
+                        sl += e
+                        acc[0, j] += u
+                        acc[1, j] += e
+                        if use_codes and codes[j] == ci:
+                            cu += u
+                            cl += e
+                            acc[2, j] += u
+                            acc[3, j] += e
+                own[r, 0] += su
+                own[r, 1] += sl
+                own[r, 2] += cu
+                own[r, 3] += cl
+        for r in range(nr):
+            for t in range(4):
+                acc[t, i0 + r] += own[r, t]

@@ -217,20 +217,19 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def _run_kernel(fn, n: int, rows_per_thread: int) -> None:
+def _run_kernel(fn, n: int, rows_per_thread: int, split=None) -> list[Any]:
     """Call ``fn(start, stop)`` over row blocks, one per thread (the calling thread takes the
     last), when there are at least ``rows_per_thread`` rows for each thread (below that the pool
     costs more than it saves; the kernels release the GIL; more, smaller blocks measured slower
-    here)."""
+    here). ``split(n, threads)`` gives the block boundaries (threads + 1 ascending ints from 0
+    to n; equal blocks when None). Returns the blocks' results in row order."""
     threads = min(_n_threads(), n // rows_per_thread)
     if threads <= 1:
-        fn(0, n)
-        return
-    b = np.linspace(0, n, threads + 1).astype(np.int64)
+        return [fn(0, n)]
+    b = np.linspace(0, n, threads + 1).astype(np.int64) if split is None else split(n, threads)
     futures = [_pool().submit(fn, int(s), int(e)) for s, e in zip(b[:-2], b[1:-1])]
-    fn(int(b[-2]), int(b[-1]))
-    for f in futures:
-        f.result()
+    last = fn(int(b[-2]), int(b[-1]))
+    return [f.result() for f in futures] + [last]
 
 
 def _strip_size(n: int) -> int:
