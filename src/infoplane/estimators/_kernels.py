@@ -15,7 +15,8 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   search while the gap in those two coordinates is below its current k-th distance (low joint
   dimension; max-norm for KSG, Euclidean for Kozachenko-Leonenko). One-dimensional counts use a
   binary search on the sorted values.
-* ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
+* ``fused``: brute force over all pairs, two query rows at a time (each loaded coordinate serves
+  both), with the marginal distances kept in row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
 * ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
@@ -152,17 +153,44 @@ def sorted_count_rows(s: np.ndarray, r: np.ndarray, start: int, stop: int, out: 
 
 
 @njit(nogil=True, cache=True)
-def _marginal_row(at: np.ndarray, i: int, buf: np.ndarray) -> None:
-    """buf[j] = max_c |at[c, j] - at[c, i]| for all j (at: (d, n), C-contiguous)."""
+def _marginal_rows(at: np.ndarray, i: int, i2: int, buf: np.ndarray, buf2: np.ndarray) -> None:
+    """buf[j] = max_c |at[c, j] - at[c, i]| and buf2[j] the same for row i2, for all j (at: (d, n),
+    C-contiguous); each loaded ``at[c, j]`` serves both rows."""
     n = at.shape[1]
     v = at[0, i]
+    w = at[0, i2]
     for j in range(n):
-        buf[j] = abs(at[0, j] - v)
+        x = at[0, j]
+        buf[j] = abs(x - v)
+        buf2[j] = abs(x - w)
     for c in range(1, at.shape[0]):
         v = at[c, i]
+        w = at[c, i2]
         for j in range(n):
-            a = abs(at[c, j] - v)
+            x = at[c, j]
+            a = abs(x - v)
             buf[j] = a if a > buf[j] else buf[j]
+            a2 = abs(x - w)
+            buf2[j] = a2 if a2 > buf2[j] else buf2[j]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _fused_row(bx: np.ndarray, by: np.ndarray, best: np.ndarray) -> tuple[float, int, int]:
+    """(k-th joint distance, n_x, n_y) of one row from its marginal distance rows (self included
+    at distance 0; k + 1 = len(best)): the k-th distance selected on the fly, then both strict
+    counts in one pass."""
+    best[:] = np.inf
+    kth = np.inf
+    for j in range(bx.shape[0]):
+        d = bx[j] if bx[j] > by[j] else by[j]
+        if d < kth:
+            kth = _insert(best, d)
+    cx = 0
+    cy = 0
+    for j in range(bx.shape[0]):
+        cx += bx[j] < kth
+        cy += by[j] < kth
+    return kth, cx - 1, cy - 1
 
 
 @njit(nogil=True, cache=True)
@@ -176,7 +204,7 @@ def fused_ksg_rows(
     nx: np.ndarray,
     ny: np.ndarray,
 ) -> None:
-    """KSG-1 statistics of rows start..stop by brute force.
+    """KSG-1 statistics of rows start..stop by brute force, two rows at a time.
 
     xt : (dx, n), yt : (dy, n) float64 C-contiguous (the transposed samples). Writes ``eps[i]``
     (k-th neighbour joint max-norm distance) and ``nx[i]``, ``ny[i]`` (other samples strictly
@@ -185,24 +213,16 @@ def fused_ksg_rows(
     n = xt.shape[1]
     bx = np.empty(n)
     by = np.empty(n)
+    bx2 = np.empty(n)
+    by2 = np.empty(n)
     best = np.empty(k + 1)
-    for i in range(start, stop):
-        _marginal_row(xt, i, bx)
-        _marginal_row(yt, i, by)
-        best[:] = np.inf
-        kth = np.inf
-        for j in range(n):
-            d = bx[j] if bx[j] > by[j] else by[j]
-            if d < kth:
-                kth = _insert(best, d)
-        cx = 0
-        cy = 0
-        for j in range(n):
-            cx += bx[j] < kth
-            cy += by[j] < kth
-        eps[i] = kth
-        nx[i] = cx - 1
-        ny[i] = cy - 1
+    for i in range(start, stop, 2):
+        i2 = i + 1 if i + 1 < stop else i
+        _marginal_rows(xt, i, i2, bx, bx2)
+        _marginal_rows(yt, i, i2, by, by2)
+        eps[i], nx[i], ny[i] = _fused_row(bx, by, best)
+        if i2 != i:
+            eps[i2], nx[i2], ny[i2] = _fused_row(bx2, by2, best)
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -55,9 +55,12 @@ def _use_brute(n: int, dim: int) -> bool:
 
 #: KSG ``backend="auto"``: (largest n, largest joint dimension for the compiled strip search);
 #: the compiled fused brute force is used above. Measured on 2 cores (k = 5, correlated
-#: Gaussians): at n = 500 the strip search wins only in joint dim 2, at n = 2000 up to joint
-#: dim 4, at n = 10000 up to joint dim 10 (strip 324 ms, fused 366 ms; at 16: 809 vs 701 ms).
-STRIP_UP_TO_DIM = ((1000, 2), (4000, 4), (math.inf, 10))
+#: Gaussians, x and y splitting the joint dimension evenly), CPU ms strip / fused: n = 1000,
+#: joint 2: 0.9 / 1.3, 3: 1.8 / 1.5; n = 2000, 3: 4.3 / 4.2, 4: 7.6 / 4.7; n = 4000, 4:
+#: 16.8 / 17.2, 5: 24.6 / 18.4; n = 10000, 4: 58 / 104, 5: 120 / 120, 6: 135 / 119, 8: 233 /
+#: 146, 10: 322 / 167 (the fused pass vectorises well with AVX-512; an older measurement on a
+#: different CPU had the strip search ahead up to joint dimension 10 at n = 10000).
+STRIP_UP_TO_DIM = ((1000, 2), (2000, 3), (4000, 4), (math.inf, 5))
 
 
 #: Kozachenko-Leonenko (Euclidean) k-th distances, ``backend="auto"``: (largest n, largest
@@ -68,8 +71,9 @@ STRIP_UP_TO_DIM = ((1000, 2), (4000, 4), (math.inf, 10))
 EUCLID_STRIP_UP_TO_DIM = ((4000, 4), (math.inf, 2))
 
 
-#: Largest dimension any strip search is used for (the last entry of STRIP_UP_TO_DIM).
-_STRIP_MAX_DIM = STRIP_UP_TO_DIM[-1][1]
+#: Largest dimension the max-norm strip search is used for by :func:`_kth_distance` and the
+#: Ross counts (one sample set, no fused alternative there).
+_STRIP_MAX_DIM = 10
 
 
 def _auto_ksg_backend(n: int, dim: int) -> str:
