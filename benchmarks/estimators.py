@@ -102,18 +102,22 @@ def kde_estimator_calls(layers: list[np.ndarray], labels: np.ndarray, noise_vari
     return np.array([[e.estimate(z, t) for e in ests for z in (ids, labels)] for t in layers])
 
 
+def _bounds_table(bounds: list) -> np.ndarray:
+    """(layers, 4) array of KDEBounds in the estimator calls' order (upper X, upper Y, lower X, lower Y)."""
+    return np.array([[b.i_xt_upper, b.i_ty_upper, b.i_xt_lower, b.i_ty_lower] for b in bounds])
+
+
 def kde_rows(quick: bool) -> list[str]:
     """KDE section: s per layer-epoch (n = 4096) and the largest difference from the peer."""
     widths = [10, 3] if quick else [10, 7, 5, 4, 3]
     layers, labels = kde_layers(widths)
     rows = []
     for s2 in (1e-3, 0.1):
-        fields = ("i_xt_upper", "i_ty_upper", "i_xt_lower", "i_ty_lower")  # the estimator calls' order
         res = timed(
             {
-                "ours": lambda: np.array([[getattr(kde.kde_bounds(t, labels, s2), f) for f in fields] for t in layers]),
+                "ours": lambda: _bounds_table([kde.kde_bounds(t, labels, s2) for t in layers]),
                 "estimator": lambda: kde_estimator_calls(layers, labels, s2),
-                "peer": lambda: np.array([[getattr(kde.ibsgd_bounds(t, labels, s2), f) for f in fields] for t in layers]),
+                "peer": lambda: _bounds_table([kde.ibsgd_bounds(t, labels, s2) for t in layers]),
             }
         )
         (tp, vp), m = res.pop("peer"), len(layers)
