@@ -25,6 +25,11 @@ Peers:
   inputs (one ``np.unique`` per input), which favours the peer. Our side: one
   ``BinningEstimator.plane(ids, labels)`` for the 40 layers (X and Y coded once, each layer
   binned once for both quantities), the way the estimation stage calls it.
+* ``ibsgd numpy``: Saxe et al.'s KDE formulas (artemyk/ibsgd ``kde.py``: ``entropy_estimator_kl`` /
+  ``_bd`` with the notebooks' H(T|X) and label-weighted H(T|Y)) in numpy/scipy
+  (:func:`infoplane.estimators.kde.ibsgd_bounds`: full ``cdist`` matrix and ``logsumexp``), against
+  infoplane's one-pass :func:`~infoplane.estimators.kde.kde_bounds` (all four numbers) and the ``kde``
+  estimator called as the analysis step calls it (upper and lower, sample ids and labels: 4 calls).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from infoplane.estimators import get_estimator, mutual_information
+from infoplane.estimators import get_estimator, kde, mutual_information
 from infoplane.estimators.knn import _standardise_jitter
 from infoplane.units import nats_to_bits
 
@@ -90,6 +95,51 @@ def sklearn_ksg(x: np.ndarray, y: np.ndarray) -> float:
     from sklearn.feature_selection import mutual_info_regression
 
     return nats_to_bits(float(mutual_info_regression(x, y[:, 0], n_neighbors=K, random_state=0)[0]))
+
+
+def kde_layers(widths: list[int], n: int = 4096, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """tanh layers (n, w) of the given widths and binary labels (Saxe et al.'s IB task has 2)."""
+    rng = np.random.default_rng(seed)
+    layers = [np.tanh(rng.standard_normal((n, w)) * 2) for w in widths]
+    return layers, rng.integers(0, 2, n)
+
+
+def kde_estimator_calls(layers: list[np.ndarray], labels: np.ndarray, noise_variance: float) -> np.ndarray:
+    """The ``kde`` estimator as the analysis step runs it: upper and lower on (ids, t), (t, y)."""
+    kde._CACHE.clear()  # no reuse between timed repeats
+    ids = np.arange(len(labels))
+    ests = [get_estimator("kde", noise_variance=noise_variance, bound=b) for b in ("upper", "lower")]
+    return np.array([[e.estimate(z, t) for e in ests for z in (ids, labels)] for t in layers])
+
+
+def _bounds_table(bounds: list) -> np.ndarray:
+    """(layers, 4) array of KDEBounds in the estimator calls' order (upper X, upper Y, lower X, lower Y)."""
+    return np.array([[b.i_xt_upper, b.i_ty_upper, b.i_xt_lower, b.i_ty_lower] for b in bounds])
+
+
+def kde_rows(quick: bool) -> list[str]:
+    """KDE section: s per layer-epoch (n = 4096) and the largest difference from the peer."""
+    widths = [10, 3] if quick else [10, 7, 5, 4, 3]
+    layers, labels = kde_layers(widths)
+    rows = []
+    for s2 in (1e-3, 0.1):
+        res = timed(
+            {
+                "ours": lambda: _bounds_table([kde.kde_bounds(t, labels, s2) for t in layers]),
+                "estimator": lambda: kde_estimator_calls(layers, labels, s2),
+                "peer": lambda: _bounds_table([kde.ibsgd_bounds(t, labels, s2) for t in layers]),
+            }
+        )
+        (tp, vp), m = res.pop("peer"), len(layers)
+        for name, (t, v) in res.items():
+            what = "kde_bounds (one pass)" if name == "ours" else "kde estimator, 4 calls"
+            rows.append(
+                f"| KDE {what}, I(X;T)+I(T;Y) upper+lower, s2={s2:g}, s per layer-epoch (4096 x {widths}) | - | "
+                f"{t / m:.4f} | max abs diff {np.abs(v - vp).max():.1e} bits | ibsgd numpy | {tp / m:.4f} | "
+                f"sum {vp.sum():.4f} | {t / tp:.3f} |"
+            )
+            print(rows[-1], flush=True)
+    return rows
 
 
 def tanh_layers(count: int, n_bits: int = 12, width: int = 10, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -179,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{tp:.4f} | {vp:.6f} | {t_ours / tp:.3f} |"
                 )
             print(rows[-1], flush=True)
+    if not args.binning_only:
+        rows += kde_rows(args.quick)
     layers64, ids, labels = tanh_layers(10 if args.quick else 40)
     # float64 layers, and the same layers as float32 (the dtype the activation store holds).
     # Both sides run on one thread: timed in CPU seconds of this process (median of 7

@@ -389,6 +389,24 @@ def test_compiled_ksg_backends_equal_tree(n, dx, dy, rounded):
             assert np.array_equal(a, b), f"{backend}: {what} differs from the tree at {np.flatnonzero(a != b)[:5]}"
 
 
+def test_fused_ksg_odd_row_blocks_equal_tree(monkeypatch):
+    """The fused search takes query rows two at a time: blocks of odd length (3 threads on 999
+    rows) must still give the tree's statistics for every row; so must the threaded 1-D pass."""
+    from infoplane.estimators import knn
+
+    monkeypatch.setattr(knn, "_n_threads", lambda: 3)
+    x, y, _ = gaussian_pairs(999, 2, 3, 0.6, seed=11)
+    ref = ksg_counts(x, y, 4, "tree")
+    got = ksg_counts(x, y, 4, "fused")
+    for a, b in zip(ref, got):
+        assert np.array_equal(a, b)
+    # the one-dimensional strip pass on three threads too
+    monkeypatch.setattr(knn, "_ROWS_PER_THREAD_1D", 300)
+    ref = ksg_counts(x[:, :1], y[:, :1], 4, "tree")
+    for a, b in zip(ref, ksg_counts(x[:, :1], y[:, :1], 4, "strip")):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("d", [1, 2, 5])
 def test_kth_distance_strip_equals_tree(d):
     from infoplane.estimators.knn import _kth_distance

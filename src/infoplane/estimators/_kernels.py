@@ -15,9 +15,12 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   search while the gap in those two coordinates is below its current k-th distance (low joint
   dimension; max-norm for KSG, Euclidean for Kozachenko-Leonenko). One-dimensional counts use a
   binary search on the sorted values.
-* ``fused``: brute force over all pairs with the marginal distances kept in two row buffers,
+* ``fused``: brute force over all pairs, two query rows at a time (each loaded coordinate serves
+  both), with the marginal distances kept in row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
+* ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
+  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs.
 * binning: ``bin_codes`` (arithmetic bin guess, one exact comparison per side with the edges,
   mixed-radix code per row), ``sorted_pair_counts`` (counts of codes and of (code, label)
   pairs from one sorted array) and ``plugin_entropy`` (order-independent plug-in entropy of the
@@ -36,6 +39,7 @@ __all__ = [
     "bin_codes",
     "fused_ksg_rows",
     "is_arange",
+    "kde_pair_sums",
     "plugin_entropy",
     "sorted_count_rows",
     "sorted_pair_counts",
@@ -150,17 +154,44 @@ def sorted_count_rows(s: np.ndarray, r: np.ndarray, start: int, stop: int, out: 
 
 
 @njit(nogil=True, cache=True)
-def _marginal_row(at: np.ndarray, i: int, buf: np.ndarray) -> None:
-    """buf[j] = max_c |at[c, j] - at[c, i]| for all j (at: (d, n), C-contiguous)."""
+def _marginal_rows(at: np.ndarray, i: int, i2: int, buf: np.ndarray, buf2: np.ndarray) -> None:
+    """buf[j] = max_c |at[c, j] - at[c, i]| and buf2[j] the same for row i2, for all j (at: (d, n),
+    C-contiguous); each loaded ``at[c, j]`` serves both rows."""
     n = at.shape[1]
     v = at[0, i]
+    w = at[0, i2]
     for j in range(n):
-        buf[j] = abs(at[0, j] - v)
+        x = at[0, j]
+        buf[j] = abs(x - v)
+        buf2[j] = abs(x - w)
     for c in range(1, at.shape[0]):
         v = at[c, i]
+        w = at[c, i2]
         for j in range(n):
-            a = abs(at[c, j] - v)
+            x = at[c, j]
+            a = abs(x - v)
             buf[j] = a if a > buf[j] else buf[j]
+            a2 = abs(x - w)
+            buf2[j] = a2 if a2 > buf2[j] else buf2[j]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _fused_row(bx: np.ndarray, by: np.ndarray, best: np.ndarray) -> tuple[float, int, int]:
+    """(k-th joint distance, n_x, n_y) of one row from its marginal distance rows (self included
+    at distance 0; k + 1 = len(best)): the k-th distance selected on the fly, then both strict
+    counts in one pass."""
+    best[:] = np.inf
+    kth = np.inf
+    for j in range(bx.shape[0]):
+        d = bx[j] if bx[j] > by[j] else by[j]
+        if d < kth:
+            kth = _insert(best, d)
+    cx = 0
+    cy = 0
+    for j in range(bx.shape[0]):
+        cx += bx[j] < kth
+        cy += by[j] < kth
+    return kth, cx - 1, cy - 1
 
 
 @njit(nogil=True, cache=True)
@@ -174,7 +205,7 @@ def fused_ksg_rows(
     nx: np.ndarray,
     ny: np.ndarray,
 ) -> None:
-    """KSG-1 statistics of rows start..stop by brute force.
+    """KSG-1 statistics of rows start..stop by brute force, two rows at a time.
 
     xt : (dx, n), yt : (dy, n) float64 C-contiguous (the transposed samples). Writes ``eps[i]``
     (k-th neighbour joint max-norm distance) and ``nx[i]``, ``ny[i]`` (other samples strictly
@@ -183,24 +214,16 @@ def fused_ksg_rows(
     n = xt.shape[1]
     bx = np.empty(n)
     by = np.empty(n)
+    bx2 = np.empty(n)
+    by2 = np.empty(n)
     best = np.empty(k + 1)
-    for i in range(start, stop):
-        _marginal_row(xt, i, bx)
-        _marginal_row(yt, i, by)
-        best[:] = np.inf
-        kth = np.inf
-        for j in range(n):
-            d = bx[j] if bx[j] > by[j] else by[j]
-            if d < kth:
-                kth = _insert(best, d)
-        cx = 0
-        cy = 0
-        for j in range(n):
-            cx += bx[j] < kth
-            cy += by[j] < kth
-        eps[i] = kth
-        nx[i] = cx - 1
-        ny[i] = cy - 1
+    for i in range(start, stop, 2):
+        i2 = i + 1 if i + 1 < stop else i
+        _marginal_rows(xt, i, i2, bx, bx2)
+        _marginal_rows(yt, i, i2, by, by2)
+        eps[i], nx[i], ny[i] = _fused_row(bx, by, best)
+        if i2 != i:
+            eps[i2], nx[i2], ny[i2] = _fused_row(bx2, by2, best)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -531,3 +554,93 @@ def is_arange(col: np.ndarray) -> bool:
         if col[i] != i:
             return False
     return True
+
+
+#: Columns of one tile of :func:`kde_pair_sums` (4 x tile distances stay in L1).
+_KDE_TILE = 512
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _kde_tile_distances(ht: np.ndarray, rows: tuple, jb: int, m: int, b: np.ndarray) -> None:
+    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m,
+    coordinates summed in order; each loaded ``ht[c, j]`` serves the four rows."""
+    ia, ib, ic, id_ = rows
+    for c in range(ht.shape[0]):
+        v0, v1, v2, v3 = ht[c, ia], ht[c, ib], ht[c, ic], ht[c, id_]
+        for q in range(m):
+            x = ht[c, jb + q]
+            t0, t1, t2, t3 = x - v0, x - v1, x - v2, x - v3
+            if c == 0:
+                b[0, q], b[1, q], b[2, q], b[3, q] = t0 * t0, t1 * t1, t2 * t2, t3 * t3
+            else:
+                b[0, q] += t0 * t0
+                b[1, q] += t1 * t1
+                b[2, q] += t2 * t2
+                b[3, q] += t3 * t3
+
+
+@njit(nogil=True, cache=True)
+def kde_pair_sums(
+    ht: np.ndarray,
+    codes: np.ndarray,
+    use_codes: bool,
+    inv8v: float,
+    cut: float,
+    start: int,
+    stop: int,
+    acc: np.ndarray,
+) -> None:
+    """Add the kernel terms of the pairs (i, j), i in start..stop, j > i, to both rows.
+
+    ht : (d, n) float64 C-contiguous (the transposed samples); codes : (n,) int64 class of each
+    row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n) float64, the
+    caller's own accumulator. With ``D`` the squared Euclidean distance of a pair (coordinates
+    summed in order), ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 =
+    exp(-D / 2s^2)`` (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both
+    rows, and to ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with
+    ``D >= cut`` are skipped (the caller picks ``cut`` so that their terms are below the
+    rounding of sums that hold the self term 1). The self terms (1) are not added here.
+
+    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j (register and L1
+    blocking); each distance feeds both kernels and, when the classes match, the class sums.
+    """
+    n = ht.shape[1]
+    b = np.empty((4, _KDE_TILE))
+    own = np.empty((4, 4))  # the four rows' own sums, added once at the end
+    for i0 in range(start, stop, 4):
+        nr = min(4, stop - i0)
+        rows = (i0, i0 + 1 if nr > 1 else i0, i0 + 2 if nr > 2 else i0, i0 + 3 if nr > 3 else i0)
+        own[:] = 0.0
+        for jb in range(i0 + 1, n, _KDE_TILE):
+            m = min(_KDE_TILE, n - jb)
+            _kde_tile_distances(ht, rows, jb, m, b)
+            for r in range(nr):
+                i = i0 + r
+                ci = codes[i] if use_codes else 0
+                su = 0.0
+                sl = 0.0
+                cu = 0.0
+                cl = 0.0
+                for q in range(max(0, i + 1 - jb), m):
+                    dd = b[r, q]
+                    if dd < cut:
+                        j = jb + q
+                        e = np.exp(-dd * inv8v)
+                        e2 = e * e
+                        u = e2 * e2
+                        su += u
+                        sl += e
+                        acc[0, j] += u
+                        acc[1, j] += e
+                        if use_codes and codes[j] == ci:
+                            cu += u
+                            cl += e
+                            acc[2, j] += u
+                            acc[3, j] += e
+                own[r, 0] += su
+                own[r, 1] += sl
+                own[r, 2] += cu
+                own[r, 3] += cl
+        for r in range(nr):
+            for t in range(4):
+                acc[t, i0 + r] += own[r, t]

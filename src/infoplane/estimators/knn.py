@@ -56,9 +56,12 @@ def _use_brute(n: int, dim: int) -> bool:
 
 #: KSG ``backend="auto"``: (largest n, largest joint dimension for the compiled strip search);
 #: the compiled fused brute force is used above. Measured on 2 cores (k = 5, correlated
-#: Gaussians): at n = 500 the strip search wins only in joint dim 2, at n = 2000 up to joint
-#: dim 4, at n = 10000 up to joint dim 10 (strip 324 ms, fused 366 ms; at 16: 809 vs 701 ms).
-STRIP_UP_TO_DIM = ((1000, 2), (4000, 4), (math.inf, 10))
+#: Gaussians, x and y splitting the joint dimension evenly), CPU ms strip / fused: n = 1000,
+#: joint 2: 0.9 / 1.3, 3: 1.8 / 1.5; n = 2000, 3: 4.3 / 4.2, 4: 7.6 / 4.7; n = 4000, 4:
+#: 16.8 / 17.2, 5: 24.6 / 18.4; n = 10000, 4: 58 / 104, 5: 120 / 120, 6: 135 / 119, 8: 233 /
+#: 146, 10: 322 / 167 (the fused pass vectorises well with AVX-512; an older measurement on a
+#: different CPU had the strip search ahead up to joint dimension 10 at n = 10000).
+STRIP_UP_TO_DIM = ((1000, 2), (2000, 3), (4000, 4), (math.inf, 5))
 
 
 #: Kozachenko-Leonenko (Euclidean) k-th distances, ``backend="auto"``: (largest n, largest
@@ -69,8 +72,9 @@ STRIP_UP_TO_DIM = ((1000, 2), (4000, 4), (math.inf, 10))
 EUCLID_STRIP_UP_TO_DIM = ((4000, 4), (math.inf, 2))
 
 
-#: Largest dimension any strip search is used for (the last entry of STRIP_UP_TO_DIM).
-_STRIP_MAX_DIM = STRIP_UP_TO_DIM[-1][1]
+#: Largest dimension the max-norm strip search is used for by :func:`_kth_distance` and the
+#: Ross counts (one sample set, no fused alternative there).
+_STRIP_MAX_DIM = 10
 
 
 def _auto_ksg_backend(n: int, dim: int) -> str:
@@ -218,20 +222,19 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def _run_kernel(fn, n: int, rows_per_thread: int) -> None:
+def _run_kernel(fn, n: int, rows_per_thread: int, split=None) -> list[Any]:
     """Call ``fn(start, stop)`` over row blocks, one per thread (the calling thread takes the
     last), when there are at least ``rows_per_thread`` rows for each thread (below that the pool
     costs more than it saves; the kernels release the GIL; more, smaller blocks measured slower
-    here)."""
+    here). ``split(n, threads)`` gives the block boundaries (threads + 1 ascending ints from 0
+    to n; equal blocks when None). Returns the blocks' results in row order."""
     threads = min(_n_threads(), n // rows_per_thread)
     if threads <= 1:
-        fn(0, n)
-        return
-    b = np.linspace(0, n, threads + 1).astype(np.int64)
+        return [fn(0, n)]
+    b = np.linspace(0, n, threads + 1).astype(np.int64) if split is None else split(n, threads)
     futures = [_pool().submit(fn, int(s), int(e)) for s, e in zip(b[:-2], b[1:-1])]
-    fn(int(b[-2]), int(b[-1]))
-    for f in futures:
-        f.result()
+    last = fn(int(b[-2]), int(b[-1]))
+    return [f.result() for f in futures] + [last]
 
 
 def _strip_size(n: int) -> int:
@@ -303,6 +306,13 @@ def _count_strict_fast(a: np.ndarray, r: np.ndarray, order: np.ndarray | None = 
     return st.to_rows(cs)
 
 
+#: Rows per thread of the one-dimensional KSG pass (about 1 ms per 1000 rows on one core): a
+#: second thread saves at most ~1 ms at n = 2000, but waking it costs several ms on a loaded
+#: machine (measured: n = 2000, 1x1, median of 15 interleaved runs at load ~7 on 2 cores: one
+#: thread 1.9 ms, two 10 ms).
+_ROWS_PER_THREAD_1D = 2500
+
+
 def _ksg_strip(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = x.shape[0]
     st = _Strips(np.hstack([x, y]))
@@ -321,7 +331,7 @@ def _ksg_strip(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
                 st.zp, st.ys, st.size, st.xmin, st.xmax, k, st.perm, sx, rank_x, sy, rank_y, b, e, eps, nx, ny
             ),
             n,
-            1000,
+            _ROWS_PER_THREAD_1D,
         )
         return eps, nx, ny
     eps = st.kth(k)
