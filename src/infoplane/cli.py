@@ -44,10 +44,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
-    from infoplane.training import train_run
+    from infoplane.training import train_group, train_run
 
     cfg = load_config(args.config)
-    train_run(cfg, args.seed, Path(args.store), Path(args.metrics), Path(args.workdir), progress=not args.quiet)
+    if args.seeds is not None:
+        if args.outdir is None or args.store is not None or args.seed is not None:
+            raise ValueError("train: --seeds goes with --outdir (not --seed/--store)")
+        train_group(cfg, args.seeds, Path(args.outdir), Path(args.metrics), Path(args.workdir),
+                    progress=not args.quiet, threads=args.threads)
+        return 0
+    if args.seed is None or args.store is None:
+        raise ValueError("train: give --seeds S [S ...] --outdir DIR (or the one-seed form --seed S --store STORE)")
+    train_run(cfg, args.seed, Path(args.store), Path(args.metrics), Path(args.workdir), progress=not args.quiet,
+              threads=args.threads)
     return 0
 
 
@@ -233,12 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("config")
     sp.add_argument("--resolved", help="Also write the config with every default filled in here.")
 
-    sp = add("train", cmd_train, "Train one network (one seed) and dump its activations to a Zarr store.")
+    sp = add("train", cmd_train, "Train a group of seeds (one batched model for MLPs) and dump their activations.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--seed", type=int, required=True)
-    sp.add_argument("--store", required=True, help="Output activation store (.zarr).")
-    sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV.")
-    sp.add_argument("--workdir", required=True, help="Checkpoints and the partial store (kept for resuming).")
+    sp.add_argument("--seeds", type=int, nargs="+", default=None, help="Seeds trained together.")
+    sp.add_argument("--outdir", default=None, help="Gets seed<s>.zarr (activation store) per seed.")
+    sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
+    sp.add_argument("--workdir", required=True, help="Checkpoints and partial stores (kept for resuming).")
+    sp.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads).")
+    sp.add_argument("--seed", type=int, default=None, help="One-seed form (with --store), kept for old rules.")
+    sp.add_argument("--store", default=None, help="One-seed form: the output activation store (.zarr).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("fit-compressor", cmd_fit_compressor, "Fit the input (X) compressor of a study once.")
