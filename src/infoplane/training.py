@@ -159,15 +159,16 @@ def _deterministic_torch(threads: int) -> Iterator[None]:
         torch.set_num_threads(old_threads)
 
 
-def _split_metrics(loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.Tensor, idx_eval: torch.Tensor) -> list[float]:
-    """(train_loss, train_acc, eval_loss, eval_acc) of one seed from per-sample values; NaN for an empty split."""
-    out: list[float] = []
+def _split_metrics(loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.Tensor, idx_eval: torch.Tensor) -> np.ndarray:
+    """(train_loss, train_acc, eval_loss, eval_acc) per seed, shape (S, 4), from per-sample values
+    (S, n); NaN for an empty split. Means in float64."""
+    cols = []
     for idx in (idx_train, idx_eval):
         if idx.numel() == 0:
-            out += [math.nan, math.nan]
+            cols += [torch.full((loss.shape[0],), math.nan, dtype=torch.float64)] * 2
         else:
-            out += [float(loss[idx].double().mean()), float(correct[idx].double().mean())]
-    return out
+            cols += [loss[:, idx].double().mean(1).cpu(), correct[:, idx].double().mean(1).cpu()]
+    return torch.stack(cols, dim=1).numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,6 +259,7 @@ class _Engine:
         self.x_train = self.x_all[setup.idx_train.to(dev)].contiguous()
         self.y_train = self.y_all[setup.idx_train.to(dev)].contiguous()
         self.x_rec = self.x_all[torch.from_numpy(setup.rec_ids).to(dev)].contiguous()
+        self.idx_train, self.idx_eval = setup.idx_train.to(dev), setup.idx_eval.to(dev)
 
     def gens(self, stream: str, epoch: int) -> list[torch.Generator] | None:
         return [_generator(s, stream, epoch) for s in self.setup.seeds] if self.setup.noisy else None
@@ -339,8 +341,7 @@ class _BatchedEngine(_Engine):
         y = self.y_all.expand(logp.shape[0], -1)
         loss = -logp.gather(2, y.unsqueeze(2)).squeeze(2)
         correct = layers["logits"].argmax(dim=2) == y
-        idx_train, idx_eval = s.idx_train.to(s.device), s.idx_eval.to(s.device)
-        metrics = np.array([_split_metrics(loss[i], correct[i], idx_train, idx_eval) for i in range(len(s.seeds))])
+        metrics = _split_metrics(loss, correct, self.idx_train, self.idx_eval)
         if not record:
             return metrics, None
         if s.noisy:  # the recording pass draws its own noise
@@ -354,6 +355,7 @@ class _BatchedEngine(_Engine):
         elif s.samples == "eval":
             rows = torch.from_numpy(s.rec_ids).to(s.device)
             layers = {k: v[:, rows] for k, v in layers.items()}
+        layers["softmax"] = torch.softmax(layers["logits"], dim=2)
         acts = [{name: layers[name][i].cpu().numpy() for name in self.layer_names} for i in range(len(s.seeds))]
         return metrics, acts
 
@@ -402,7 +404,7 @@ class _ModuleEngine(_Engine):
                 out = outs[0] if len(outs) == 1 else torch.cat(outs)
                 loss = F.nll_loss(out, self.y_all, reduction="none") if net.output_kind == "log_probs" else F.cross_entropy(out, self.y_all, reduction="none")
                 correct = out.argmax(dim=1) == self.y_all
-            metrics.append(_split_metrics(loss, correct, s.idx_train.to(s.device), s.idx_eval.to(s.device)))
+            metrics.append(_split_metrics(loss[None], correct[None], self.idx_train, self.idx_eval)[0])
             if record:
                 rgen = _generator(seed, "record_noise", epoch) if s.noisy else None
                 acts.append({k: v.cpu().numpy() for k, v in net.forward_layers(self.x_rec, generator=rgen).items()})

@@ -8,13 +8,19 @@ seeds S, and no autograd graph.
 
 Bit-identity with a seed trained alone. Every op is per seed (``bmm`` over the seed dimension,
 elementwise ops, reductions over the sample dimension), so seed s of a group sees exactly the
-arithmetic it would see alone, with one catch: MKL's small-matrix ``gemm`` kernels round
-differently depending on the 16-byte alignment of each operand (measured: torch 2.13 CPU,
-``bmm`` of (256, 10) x (10, 7) matrices, results of odd-numbered seeds in a stacked (S, 256, 7)
-output differ in the last bit from the same product computed alone). Every tensor that enters a
-``bmm`` is therefore laid out with each seed's matrix on a 64-byte boundary (:func:`aligned_empty`,
-:func:`aligned`), exactly as a freshly allocated tensor of one seed is; then group and alone agree
-bit for bit (tested in tests/test_training.py).
+arithmetic it would see alone, with two catches (measured, torch 2.13 CPU, AVX-512):
+
+* MKL's small-matrix ``gemm`` kernels round differently depending on the alignment of each
+  operand (``bmm`` of (256, 10) x (10, 7) matrices: the results of odd-numbered seeds in a stacked
+  (S, 256, 7) output differ in the last bit from the same product computed alone);
+* torch's vectorised elementwise loops step 32 floats at a time and finish with a scalar tail
+  whose ``sigmoid`` rounds differently, so an element's result depends on where the tail falls.
+
+Every tensor is therefore laid out with each seed's block starting on a 256-byte boundary and
+spanning a multiple of 64 floats (:func:`aligned_empty`, :func:`aligned`; blocks of other sizes
+are padded, so loops run per seed), as one seed's freshly allocated tensor is; then a seed in a
+group and the seed alone agree bit for bit (tested in tests/test_training.py for every activation,
+with noise, Adam and SGD, batch sizes with a remainder).
 
 Shapes: S seeds, B samples, layer widths w_0 (inputs) .. w_L (classes). Weights are stored
 transposed, (S, w_{l-1}, w_l), so the forward pass is ``baddbmm(b, u, W)``.
@@ -28,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-_ALIGN = 16  # floats: 64 bytes
+_ALIGN = 64  # floats (256 bytes): a multiple of every SIMD loop's step (2 x 16 floats on AVX-512)
 
 __all__ = ["BatchedMLP", "aligned", "aligned_empty"]
 
@@ -40,7 +46,8 @@ def _round_up(n: int) -> int:
 def aligned_empty(
     s: int, *shape: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
 ) -> torch.Tensor:
-    """An uninitialised (s, *shape) tensor whose per-seed blocks each start on a 64-byte boundary."""
+    """An uninitialised (s, *shape) tensor whose per-seed blocks each start on a 256-byte boundary
+    and span a multiple of 64 floats (padded; the padding is never read)."""
     n = math.prod(shape)
     return torch.empty(s, _round_up(max(n, 1)), dtype=dtype, device=device)[:, :n].view(s, *shape)
 
@@ -51,12 +58,13 @@ def _is_aligned(t: torch.Tensor) -> bool:
     return (
         per_seed_contiguous
         and (t.shape[0] == 1 or t.stride(0) % _ALIGN == 0 or n == 0)
-        and t.data_ptr() % (4 * _ALIGN) == 0
+        and t.data_ptr() % 64 == 0
     )
 
 
 def aligned(t: torch.Tensor) -> torch.Tensor:
-    """``t`` itself when each seed's block is contiguous and 64-byte aligned, else an aligned copy."""
+    """``t`` itself when each seed's block is contiguous, 64-byte aligned and a multiple of 64
+    floats apart, else such a copy (see :func:`aligned_empty`)."""
     if _is_aligned(t):
         return t
     out = aligned_empty(t.shape[0], *t.shape[1:], dtype=t.dtype, device=t.device)
@@ -80,18 +88,19 @@ def _act_forward(name: str, z: torch.Tensor) -> torch.Tensor:
 
 
 def _act_backward(name: str, da: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """d loss / d z from d loss / d a, for a = act(z)."""
+    """d loss / d z from d loss / d a, for a = act(z) (torch's own fused backward kernels)."""
+    if name == "linear":
+        return aligned(da)
+    out = aligned_empty(*da.shape, device=da.device)
     if name == "tanh":
-        dz = da * (1.0 - a * a)
+        torch.ops.aten.tanh_backward.grad_input(da, a, grad_input=out)
     elif name == "relu":
-        dz = da * (z > 0)
+        torch.ops.aten.threshold_backward.grad_input(da, a, 0.0, grad_input=out)
     elif name == "sigmoid":
-        dz = da * (a * (1.0 - a))
-    elif name == "leaky_relu":
-        dz = torch.where(z > 0, da, da * 0.01)
-    else:
-        dz = da
-    return aligned(dz)
+        torch.ops.aten.sigmoid_backward.grad_input(da, a, grad_input=out)
+    else:  # leaky_relu, torch's default slope
+        torch.ops.aten.leaky_relu_backward.grad_input(da, z, 0.01, False, grad_input=out)
+    return out
 
 
 class BatchedMLP:
@@ -153,7 +162,9 @@ class BatchedMLP:
         eps = aligned_empty(*a.shape, device=a.device)
         for s, g in enumerate(gens):  # drawn on the CPU: the same numbers on every device
             eps[s].copy_(torch.randn(a.shape[1:], generator=g))
-        return aligned(torch.addcmul(a, a, eps, value=self.noise)), eps
+        u = aligned_empty(*a.shape, device=a.device)
+        torch.addcmul(a, a, eps, value=self.noise, out=u)
+        return u, eps
 
     def _forward(
         self, x: torch.Tensor, gens: Sequence[torch.Generator] | None
@@ -174,7 +185,7 @@ class BatchedMLP:
         return us, zs, acts, epss
 
     def layers(self, x: torch.Tensor, gens: Sequence[torch.Generator] | None = None) -> dict[str, torch.Tensor]:
-        """Every recorded layer, without gradients.
+        """Every hidden layer and the logits, without gradients.
 
         Parameters
         ----------
@@ -184,13 +195,13 @@ class BatchedMLP:
 
         Returns
         -------
-        dict layer name -> (S, n, units); ``"logits"`` is added (the last layer before softmax).
+        dict layer name -> (S, n, units): the hidden layers ``"1".."K"`` and ``"logits"``
+        (``torch.softmax(logits, 2)`` is the recorded ``"softmax"`` layer).
         """
         with torch.no_grad():
             _, zs, acts, _ = self._forward(x, gens)
         out = {name: a for name, a in zip(self.layer_names[:-1], acts[:-1])}
         out["logits"] = zs[-1]
-        out["softmax"] = torch.softmax(zs[-1], dim=2)
         return out
 
     # ------------------------------------------------------------------------------ training
@@ -210,9 +221,10 @@ class BatchedMLP:
             us, zs, acts, epss = self._forward(x, gens)
             logp = torch.log_softmax(zs[-1], dim=2)
             loss = -logp.gather(2, y.unsqueeze(2)).squeeze(2).mean(1)
-            dz = logp.exp()
+            dz = aligned_empty(*logp.shape, device=logp.device)
+            torch.exp(logp, out=dz)  # softmax - one_hot(y), over the batch size
             dz.scatter_add_(2, y.unsqueeze(2), torch.full(y.unsqueeze(2).shape, -1.0, device=dz.device))
-            dz = aligned(dz.div_(y.shape[1]))
+            dz.div_(y.shape[1])
             for layer in range(len(self.weights) - 1, -1, -1):
                 torch.bmm(us[layer].transpose(1, 2), dz, out=self.grad_weights[layer])
                 torch.sum(dz, dim=1, keepdim=True, out=self.grad_biases[layer])
