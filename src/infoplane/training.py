@@ -148,14 +148,18 @@ def _generator(seed: int, stream: str, epoch: int | None = None) -> torch.Genera
 @contextlib.contextmanager
 def _deterministic_torch(threads: int) -> Iterator[None]:
     """Deterministic algorithms and a fixed number of intra-op threads; restored afterwards."""
-    old_det = torch.are_deterministic_algorithms_enabled()
+    import torch.utils.deterministic as det
+
+    old_det, old_fill = torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory
     old_threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    det.fill_uninitialized_memory = False  # NaN-filling every torch.empty cost 12% of a step
     torch.set_num_threads(int(threads))
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(old_det)
+        det.fill_uninitialized_memory = old_fill
         torch.set_num_threads(old_threads)
 
 
@@ -169,6 +173,17 @@ def _split_metrics(loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.T
         else:
             cols += [loss[:, idx].double().mean(1).cpu(), correct[:, idx].double().mean(1).cpu()]
     return torch.stack(cols, dim=1).numpy()
+
+
+def _first_argmax(z: torch.Tensor) -> torch.Tensor:
+    """``z.argmax(1)`` for (S, classes, n) (the first maximum wins), by a loop over the classes:
+    8x faster than torch's argmax over a non-last dimension."""
+    best, idx = z[:, 0], torch.zeros((z.shape[0], z.shape[2]), dtype=torch.long, device=z.device)
+    for c in range(1, z.shape[1]):
+        better = z[:, c] > best
+        idx.masked_fill_(better, c)
+        best = torch.where(better, z[:, c], best)
+    return idx
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,10 +352,11 @@ class _BatchedEngine(_Engine):
     def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
         s = self.setup
         layers = self._layers(self.x_eval.shape[0], self.gens("eval_noise", epoch), self._eval_inputs)
-        logp = torch.log_softmax(layers["logits"], dim=2)
+        logits_t = layers["logits"].transpose(1, 2)  # contiguous (S, classes, n)
+        logp = torch.log_softmax(logits_t, dim=1)
         y = self.y_all.expand(logp.shape[0], -1)
-        loss = -logp.gather(2, y.unsqueeze(2)).squeeze(2)
-        correct = layers["logits"].argmax(dim=2) == y
+        loss = -logp.gather(1, y.unsqueeze(1)).squeeze(1)
+        correct = _first_argmax(logits_t) == y
         metrics = _split_metrics(loss, correct, self.idx_train, self.idx_eval)
         if not record:
             return metrics, None

@@ -169,15 +169,24 @@ class BatchedMLP:
     def _forward(
         self, x: torch.Tensor, gens: Sequence[torch.Generator] | None
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
-        """Layer inputs u_l (after noise), pre-activations z_l, outputs a_l and noise eps_l."""
+        """Layer inputs u_l (after noise), pre-activations z_l, outputs a_l and noise eps_l.
+
+        The last z (the logits) is computed transposed, (S, classes, n): softmax over a
+        non-last dimension is about 4x faster than over a last dimension of 2 to 10 classes.
+        """
         us, zs, acts, epss = [], [], [], []
         a = aligned(x)
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             u, eps = self._noisy(a, gens)
-            z = aligned_empty(u.shape[0], u.shape[1], w.shape[2], device=u.device)
-            torch.baddbmm(b, u, w, out=z)
-            a = z if layer == last else _act_forward(self.activation, z)
+            if layer == last:
+                z = aligned_empty(u.shape[0], w.shape[2], u.shape[1], device=u.device)
+                torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), u.transpose(1, 2), out=z)
+                a = z
+            else:
+                z = aligned_empty(u.shape[0], u.shape[1], w.shape[2], device=u.device)
+                torch.baddbmm(b, u, w, out=z)
+                a = _act_forward(self.activation, z)
             us.append(u)
             zs.append(z)
             acts.append(a)
@@ -196,12 +205,13 @@ class BatchedMLP:
         Returns
         -------
         dict layer name -> (S, n, units): the hidden layers ``"1".."K"`` and ``"logits"``
-        (``torch.softmax(logits, 2)`` is the recorded ``"softmax"`` layer).
+        (a transposed view of a contiguous (S, classes, n) tensor; ``torch.softmax(logits, 2)``
+        is the recorded ``"softmax"`` layer).
         """
         with torch.no_grad():
             _, zs, acts, _ = self._forward(x, gens)
         out = {name: a for name, a in zip(self.layer_names[:-1], acts[:-1])}
-        out["logits"] = zs[-1]
+        out["logits"] = zs[-1].transpose(1, 2)
         return out
 
     # ------------------------------------------------------------------------------ training
@@ -219,12 +229,14 @@ class BatchedMLP:
         """
         with torch.no_grad():
             us, zs, acts, epss = self._forward(x, gens)
-            logp = torch.log_softmax(zs[-1], dim=2)
-            loss = -logp.gather(2, y.unsqueeze(2)).squeeze(2).mean(1)
-            dz = aligned_empty(*logp.shape, device=logp.device)
-            torch.exp(logp, out=dz)  # softmax - one_hot(y), over the batch size
-            dz.scatter_add_(2, y.unsqueeze(2), torch.full(y.unsqueeze(2).shape, -1.0, device=dz.device))
-            dz.div_(y.shape[1])
+            logp = torch.log_softmax(zs[-1], dim=1)  # (S, classes, B)
+            y1 = y.unsqueeze(1)
+            loss = -logp.gather(1, y1).squeeze(1).mean(1)
+            dz_t = aligned_empty(*logp.shape, device=logp.device)
+            torch.exp(logp, out=dz_t)  # softmax - one_hot(y), over the batch size
+            dz_t.scatter_add_(1, y1, torch.full(y1.shape, -1.0, device=dz_t.device))
+            dz_t.div_(y.shape[1])
+            dz = dz_t.transpose(1, 2)
             for layer in range(len(self.weights) - 1, -1, -1):
                 torch.bmm(us[layer].transpose(1, 2), dz, out=self.grad_weights[layer])
                 torch.sum(dz, dim=1, keepdim=True, out=self.grad_biases[layer])
