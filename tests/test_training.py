@@ -208,7 +208,7 @@ def test_batched_mlp_trains_like_torch_modules(tmp_path):
     for name, batched in (("batched", True), ("module", False)):
         where = tmp_path / name
         _train(cfg, [0, 1], {0: where / "s0.zarr", 1: where / "s1.zarr"}, where / "m.csv", where / "work",
-               False, None, None, None, batched=batched)
+               False, batched=batched)
         paths[name] = where
     a, b = pd.read_csv(paths["batched"] / "m.csv"), pd.read_csv(paths["module"] / "m.csv")
     np.testing.assert_allclose(a[["train_loss", "eval_loss"]], b[["train_loss", "eval_loss"]], rtol=1e-4)

@@ -51,8 +51,10 @@ from infoplane.models.batched import BatchedAdam, BatchedMLP, BatchedSGD, aligne
 from infoplane.tables import METRIC_COLUMNS
 
 CHECKPOINT = "checkpoint.pt"
-#: Recorded activations held in memory before they are written to the stores (bytes).
+#: Recorded activations held in memory before they are handed to the store writer (bytes).
 FLUSH_BYTES = 256 * 2**20
+#: Flushes queued for the background store writer before training waits for it.
+_MAX_IN_FLIGHT = 2
 _EVAL_BATCH = 4096
 _STREAMS = {"init": 0, "shuffle": 1, "noise": 2, "eval_noise": 3, "record_noise": 4}
 log = logging.getLogger(__name__)
@@ -456,6 +458,30 @@ def _make_engine(setup: _Setup, batched: bool | None = None) -> _Engine:
 # the run's mutable state: epoch, metrics, per-seed status, buffered recordings
 
 
+class _Writes:
+    """Store writes on one background thread, so that compressing and writing the recorded
+    activations overlaps training (on 2 cores: one trains, one writes). At most
+    :data:`_MAX_IN_FLIGHT` flushes wait; :meth:`wait` re-raises a write's exception."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infoplane-store")
+        self.futures: list[Any] = []
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.futures.append(self.pool.submit(fn, *args))
+        while len(self.futures) > _MAX_IN_FLIGHT:
+            self.futures.pop(0).result()
+
+    def wait(self) -> None:
+        while self.futures:
+            self.futures.pop(0).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class _State:
     epoch: int
@@ -463,6 +489,7 @@ class _State:
     status: dict[int, tuple[str, str]]  # seed -> (status, reason); "running" while training
     pending: dict[int, list[tuple[int, dict[str, np.ndarray], np.ndarray]]] = field(default_factory=dict)
     pending_bytes: int = 0
+    writes: _Writes = field(default_factory=lambda: _Writes())
 
     def active(self, seeds: list[int]) -> list[bool]:
         return [self.status[s][0] == "running" for s in seeds]
@@ -564,25 +591,31 @@ def _init_or_resume(setup: _Setup, engine: _Engine, writer: StoreWriter) -> _Sta
 # per-epoch steps
 
 
+def _write_seed(writer: StoreWriter, path: Path, items: list[tuple[int, dict[str, np.ndarray], np.ndarray]]) -> None:
+    """Write one seed's buffered recorded epochs, each run of consecutive indices in one write."""
+    start = 0
+    while start < len(items):
+        stop = start + 1
+        while stop < len(items) and items[stop][0] == items[stop - 1][0] + 1:
+            stop += 1
+        run = items[start:stop]
+        acts = {name: np.stack([it[1][name] for it in run]) for name in run[0][1]}
+        vals = np.stack([it[2] for it in run])
+        writer.write(path, run[0][0], acts, {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)})
+        start = stop
+
+
 def _flush(setup: _Setup, state: _State, writer: StoreWriter) -> None:
-    """Write the buffered recorded epochs of every seed (consecutive indices in one write each)."""
+    """Hand the buffered recorded epochs of every seed to the background writer."""
     for seed, items in state.pending.items():
-        start = 0
-        while start < len(items):
-            stop = start + 1
-            while stop < len(items) and items[stop][0] == items[stop - 1][0] + 1:
-                stop += 1
-            run = items[start:stop]
-            acts = {name: np.stack([it[1][name] for it in run]) for name in run[0][1]}
-            vals = np.stack([it[2] for it in run])
-            writer.write(setup.partial(seed), run[0][0], acts, {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)})
-            start = stop
-    state.pending.clear()
+        state.writes.submit(_write_seed, writer, setup.partial(seed), items)
+    state.pending = {}
     state.pending_bytes = 0
 
 
 def _save_checkpoint(setup: _Setup, engine: _Engine, state: _State, writer: StoreWriter) -> None:
     _flush(setup, state, writer)  # the stores first: they are never behind the checkpoint
+    state.writes.wait()
     payload = {
         "config_hash": setup.chash,
         "seeds": setup.seeds,
@@ -623,6 +656,7 @@ def _end_of_epoch(setup: _Setup, engine: _Engine, state: _State, writer: StoreWr
 def _finish(setup: _Setup, state: _State, writer: StoreWriter) -> None:
     """Flush, finalise and move every store into place, then write the metrics CSV."""
     _flush(setup, state, writer)
+    state.writes.wait()
     for seed in setup.seeds:
         status, reason = state.status[seed]
         status = "ok" if status == "running" else status
@@ -660,9 +694,10 @@ def _train(
     metrics_csv: Path,
     workdir: Path,
     progress: bool,
-    on_epoch_end: Callable[[int], None] | None,
-    writer: StoreWriter | None,
-    threads: int | None,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+    writer: StoreWriter | None = None,
+    threads: int | None = None,
     batched: bool | None = None,
 ) -> None:
     writer = writer or StoreWriter()
@@ -670,27 +705,43 @@ def _train(
     with _deterministic_torch(int(threads or cfg["training"]["threads"])):
         engine = _make_engine(setup, batched)
         state = _init_or_resume(setup, engine, writer)
-        if state.epoch < 0:
-            state.epoch = 0
-            _end_of_epoch(setup, engine, state, writer)
-        bar = _progress_bar(setup, state.epoch, progress)
-        t0, first = time.monotonic(), state.epoch
         try:
-            while state.epoch < setup.epochs and any(state.active(setup.seeds)):
-                engine.train_epoch(state.active(setup.seeds))
-                state.epoch += 1
-                _end_of_epoch(setup, engine, state, writer)
-                bar.update(1)
-                if on_epoch_end is not None:
-                    on_epoch_end(state.epoch)
+            _epochs(setup, engine, state, writer, progress, on_epoch_end)
+            _finish(setup, state, writer)
         finally:
-            bar.close()
-        done = state.epoch - first
-        if done and progress:
-            elapsed = time.monotonic() - t0
-            print(f"trained {len(setup.seeds)} seed(s) x {done} epochs in {elapsed:.1f} s "
-                  f"({done / elapsed:.1f} epochs/s)", file=sys.stderr)
-        _finish(setup, state, writer)
+            state.writes.close()
+
+
+def _epochs(
+    setup: _Setup,
+    engine: _Engine,
+    state: _State,
+    writer: StoreWriter,
+    progress: bool,
+    on_epoch_end: Callable[[int], None] | None,
+) -> None:
+    """Epoch 0 (the initialisation) unless resumed, then train until the last epoch or until
+    every seed has diverged."""
+    if state.epoch < 0:
+        state.epoch = 0
+        _end_of_epoch(setup, engine, state, writer)
+    bar = _progress_bar(setup, state.epoch, progress)
+    t0, first = time.monotonic(), state.epoch
+    try:
+        while state.epoch < setup.epochs and any(state.active(setup.seeds)):
+            engine.train_epoch(state.active(setup.seeds))
+            state.epoch += 1
+            _end_of_epoch(setup, engine, state, writer)
+            bar.update(1)
+            if on_epoch_end is not None:
+                on_epoch_end(state.epoch)
+    finally:
+        bar.close()
+    done = state.epoch - first
+    if done and progress:
+        elapsed = time.monotonic() - t0
+        print(f"trained {len(setup.seeds)} seed(s) x {done} epochs in {elapsed:.1f} s "
+              f"({done / elapsed:.1f} epochs/s)", file=sys.stderr)
 
 
 def train_group(
@@ -739,7 +790,8 @@ def train_group(
     """
     outdir = Path(outdir)
     stores = {int(s): outdir / f"seed{int(s)}.zarr" for s in seeds}
-    _train(cfg, seeds, stores, Path(metrics), Path(workdir), progress, on_epoch_end, writer, threads)
+    _train(cfg, seeds, stores, Path(metrics), Path(workdir), progress, on_epoch_end=on_epoch_end, writer=writer,
+           threads=threads)
 
 
 def train_run(
@@ -749,11 +801,10 @@ def train_run(
     metrics_csv: str | Path,
     workdir: str | Path,
     progress: bool = True,
-    *,
-    on_epoch_end: Callable[[int], None] | None = None,
-    writer: StoreWriter | None = None,
-    threads: int | None = None,
+    **options: Any,
 ) -> None:
-    """Train one seed (a group of one) into ``out_store`` and ``metrics_csv``; see :func:`train_group`."""
-    _train(cfg, [int(seed)], {int(seed): Path(out_store)}, Path(metrics_csv), Path(workdir), progress,
-           on_epoch_end, writer, threads)
+    """Train one seed (a group of one) into ``out_store`` and ``metrics_csv``.
+
+    ``options`` are :func:`train_group`'s keyword options (on_epoch_end, writer, threads).
+    """
+    _train(cfg, [int(seed)], {int(seed): Path(out_store)}, Path(metrics_csv), Path(workdir), progress, **options)
