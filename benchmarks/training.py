@@ -16,7 +16,8 @@ and the whole epoch (training + the per-epoch evaluation on all 4096 inputs) for
 
     python benchmarks/training.py [--seeds 1 10 50] [--epochs 5] [--threads 1]
 
-Timings depend on the machine's load; take the median of a few epochs.
+Times are CPU seconds of this process (``time.process_time``, one torch thread), so other
+processes sharing the cores inflate them less than wall-clock time; median of a few epochs.
 """
 
 from __future__ import annotations
@@ -90,11 +91,12 @@ class _Stacked(_Engine):
 
 
 def _time(fn, repeats: int) -> float:
+    """Median CPU seconds of this process per call (robust to other processes sharing the cores)."""
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return statistics.median(times)
 
 
@@ -107,7 +109,8 @@ def main() -> None:
     args = ap.parse_args()
     cfg = validate_config(CFG)
     base = None
-    print(f"threads={args.threads}; seconds per epoch (median of {args.epochs}); 'per seed' = vs module at S=1")
+    print(f"threads={args.threads}; CPU seconds per epoch (median of {args.epochs}); "
+          "'x per seed' = speed-up per seed of the full epoch vs module at S=1")
     print(f"{'variant':<14}{'S':>4}{'train s/ep':>12}{'full s/ep':>11}{'x per seed':>12}")
     with _deterministic_torch(args.threads):
         for n in args.seeds:
