@@ -30,7 +30,13 @@ import torch
 import torch.nn.functional as F
 
 from infoplane.config import validate_config
-from infoplane.training import _BatchedEngine, _deterministic_torch, _Engine, _ModuleEngine, _setup
+from infoplane.training import (
+    _BatchedEngine,
+    _deterministic_torch,
+    _Engine,
+    _ModuleEngine,
+    _setup,
+)
 
 CFG = {
     "study": "bench",

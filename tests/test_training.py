@@ -15,7 +15,14 @@ import torch
 from infoplane.config import validate_config
 from infoplane.datasets import train_eval_split
 from infoplane.store import open_store
-from infoplane.training import METRIC_COLUMNS, _train, record_epochs, resolve_device, train_group, train_run
+from infoplane.training import (
+    METRIC_COLUMNS,
+    _train,
+    record_epochs,
+    resolve_device,
+    train_group,
+    train_run,
+)
 
 RAW_CFG = {
     "study": "tiny",

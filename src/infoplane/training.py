@@ -46,8 +46,14 @@ import torch.nn.functional as F
 from infoplane import store as act_store
 from infoplane.atomic import atomic_path, replace, write_text_atomic
 from infoplane.datasets import Dataset, load_dataset, train_eval_split
-from infoplane.models import LayeredNet, build_model
-from infoplane.models.batched import BatchedAdam, BatchedMLP, BatchedSGD, aligned, aligned_empty
+from infoplane.models import build_model
+from infoplane.models.batched import (
+    BatchedAdam,
+    BatchedMLP,
+    BatchedSGD,
+    aligned,
+    aligned_empty,
+)
 from infoplane.tables import METRIC_COLUMNS
 
 CHECKPOINT = "checkpoint.pt"
@@ -671,7 +677,7 @@ def _finish(setup: _Setup, state: _State, writer: StoreWriter) -> None:
     setup.checkpoint.unlink(missing_ok=True)
 
 
-def _progress_bar(setup: _Setup, start: int, progress: bool):  # noqa: ANN202 - tqdm type
+def _progress_bar(setup: _Setup, start: int, progress: bool):
     from tqdm.auto import tqdm
 
     seeds = setup.seeds
