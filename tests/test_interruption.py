@@ -6,10 +6,11 @@ Two kinds of fault are injected:
   MI is being estimated; the study is then rerun and its ``mi.csv`` and activation store must be
   identical to those of an uninterrupted run in another directory, with training resumed from
   its last checkpoint;
-* ``infoplane train`` kills itself with SIGKILL at a chosen write of the activation store
-  (while creating it, half-way through one epoch's chunks, between the status and the
-  ``complete`` attribute); the partial store must be refused by every reader, and a rerun must
-  resume and give the bit-identical store and metrics.
+* a training process kills itself with SIGKILL at a chosen write of the activation store,
+  injected through the training's store-writer seam (``infoplane.training.StoreWriter``): right
+  after the store was created, half-way through one write of recorded epochs (some layers'
+  chunks written, not all), and before the ``complete`` attribute; the partial store must be
+  refused by every reader, and a rerun must resume and give the bit-identical store and metrics.
 
 The workflow tests take about two minutes on two cores; all are marked ``slow``.
 """
@@ -56,7 +57,6 @@ def _env() -> dict[str, str]:
     """The environment of the subprocesses: the venv's bin first, so rules find `infoplane`."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("INFOPLANE_FAIL_AT_EPOCH", None)
     return env
 
 
@@ -170,11 +170,11 @@ def interrupted(tmp_path_factory) -> dict:
     out["train_kill"] = _start_and_kill(work, training_under_way, "train")
     out["after_train_kill"] = {
         "final_store": (res / "activations" / "seed0.zarr").exists(),
-        "partial_store": res / "work" / "seed0" / "activations.partial.zarr",
-        "partial_store_complete": _store_complete(res / "work" / "seed0" / "activations.partial.zarr"),
+        "partial_store": res / "work" / "seed0" / "seed0.partial.zarr",
+        "partial_store_complete": _store_complete(res / "work" / "seed0" / "seed0.partial.zarr"),
         "checkpoint_epoch": _checkpoint_epoch(ckpt),
     }
-    out["partial_open_error"] = _open_error(res / "work" / "seed0" / "activations.partial.zarr")
+    out["partial_open_error"] = _open_error(res / "work" / "seed0" / "seed0.partial.zarr")
 
     est_log = res / "logs" / "estimate" / "seed0.log"
     train_log = res / "logs" / "train" / "seed0.log"
@@ -299,38 +299,49 @@ TRAIN_CFG = {
     "estimators": [{"name": "binning"}],
 }
 
-# Runs `infoplane train` with zarr's LocalStore.set wrapped: once the phase named by argv[1]
-# starts (its `call`-th call), the `write`-th store write of that phase SIGKILLs the process.
+# Trains seed 0 with a StoreWriter that SIGKILLs the process at the `call`-th call of the phase
+# named by argv[1] (create: right after creating the store; write: after writing only the first
+# `keep` layers of that write; finalize: before the store is finalised).
 _KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    import zarr.storage
-    import infoplane.store as st
-    from infoplane.cli import main
+    from infoplane.config import load_config
+    from infoplane.training import StoreWriter, train_run
 
-    phase, call, write = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    state = {"armed": False, "calls": 0, "writes": 0}
-    orig_set = zarr.storage.LocalStore.set
+    phase, call, keep, cfg_path, store, metrics, workdir = sys.argv[1:8]
+    call, keep = int(call), int(keep)
 
-    async def set_(self, key, value, *a, **k):
-        if state["armed"]:
-            state["writes"] += 1
-            if state["writes"] == write:
-                print(f"killing at {phase} write {write}: {key}", file=sys.stderr, flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-        return await orig_set(self, key, value, *a, **k)
+    class Killer(StoreWriter):
+        calls = 0
 
-    zarr.storage.LocalStore.set = set_
-    orig = getattr(st, phase)
+        def due(self, name):
+            if name == phase:
+                self.calls += 1
+                return self.calls == call
+            return False
 
-    def wrapped(*a, **k):
-        state["calls"] += 1
-        if state["calls"] == call:
-            state["armed"] = True
-        return orig(*a, **k)
+        def kill(self, what):
+            print(f"killing at {phase} call {call}: {what}", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    setattr(st, phase, wrapped)
-    sys.exit(main(["train", *sys.argv[4:]]))
+        def create(self, path, **kw):
+            super().create(path, **kw)
+            if self.due("create"):
+                self.kill(path)
+
+        def write(self, path, start, acts, metrics):
+            if self.due("write"):
+                names = list(acts)[:keep]
+                super().write(path, start, {k: acts[k] for k in names}, {})
+                self.kill(f"{path} epochs from {start}, layers {names} written")
+            super().write(path, start, acts, metrics)
+
+        def finalize(self, path, *a, **k):
+            if self.due("finalize"):
+                self.kill(path)
+            super().finalize(path, *a, **k)
+
+    train_run(load_config(cfg_path), 0, store, metrics, workdir, progress=False, writer=Killer())
     """
 )
 
@@ -354,15 +365,15 @@ def train_reference(tmp_path_factory, train_cfg) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(
-    "phase, call, write, resumes",
+    "phase, call, keep, resumes",
     [
-        ("create_store", 1, 4, False),   # store metadata half-written, before any checkpoint
-        ("write_epoch", 3, 2, True),     # third recorded epoch: some layers' chunks written, not all
-        ("finalize_store", 1, 2, True),  # status written, `complete` not
+        ("create", 1, 0, False),   # store created, no checkpoint yet
+        ("write", 2, 2, True),     # second write (at the epoch-10 checkpoint): 2 of 3 layers written
+        ("finalize", 1, 0, True),  # every epoch written, `complete` not
     ],
-    ids=["creating-store", "mid-epoch-chunks", "before-complete-attr"],
+    ids=["after-creating-store", "mid-write-chunks", "before-complete-attr"],
 )
-def test_sigkill_while_writing_store_then_rerun(tmp_path, train_cfg, train_reference, caplog, phase, call, write, resumes):
+def test_sigkill_while_writing_store_then_rerun(tmp_path, train_cfg, train_reference, caplog, phase, call, keep, resumes):
     import logging
 
     from infoplane.store import open_store
@@ -370,18 +381,17 @@ def test_sigkill_while_writing_store_then_rerun(tmp_path, train_cfg, train_refer
 
     cfg_path, cfg = train_cfg
     store, metrics, workdir = tmp_path / "s.zarr", tmp_path / "m.csv", tmp_path / "work"
-    args = ["--config", str(cfg_path), "--seed", "0", "--store", str(store), "--metrics", str(metrics),
-            "--workdir", str(workdir), "--quiet"]
-    proc = subprocess.run([sys.executable, "-c", _KILLER, phase, str(call), str(write), *args],
+    args = [str(cfg_path), str(store), str(metrics), str(workdir)]
+    proc = subprocess.run([sys.executable, "-c", _KILLER, phase, str(call), str(keep), *args],
                           env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert f"killing at {phase}" in proc.stderr
     # Nothing half-written is visible as a result.
     assert not store.exists() and not metrics.exists()
-    partial = workdir / "activations.partial.zarr"
-    if (partial / "zarr.json").is_file():
-        with pytest.raises(ValueError, match=re.escape(str(partial))):
-            open_store(partial)
+    partial = workdir / "seed0.partial.zarr"
+    assert (partial / "zarr.json").is_file()
+    with pytest.raises(ValueError, match=re.escape(str(partial)) + ".*incomplete"):
+        open_store(partial)
     # A plain rerun resumes (or starts over when no checkpoint was written yet) ...
     with caplog.at_level(logging.INFO, logger="infoplane.training"):
         train_run(cfg, 0, store, metrics, workdir, progress=False)
@@ -395,16 +405,22 @@ def test_sigkill_while_writing_store_then_rerun(tmp_path, train_cfg, train_refer
     assert metrics.read_text() == train_reference[1].read_text()
 
 
-def test_estimate_refuses_partial_store(tmp_path, train_cfg, monkeypatch):
+def test_estimate_refuses_partial_store(tmp_path, train_cfg):
     """`infoplane estimate` on a store whose training did not finish: exit 2, one line naming it."""
-    from infoplane.training import FAIL_AT_EPOCH_ENV, TrainingInterrupted, train_run
+    from infoplane.training import train_run
+
+    class Stop(RuntimeError):
+        pass
+
+    def stop_after_3(epoch: int) -> None:
+        if epoch == 3:
+            raise Stop
 
     cfg_path, cfg = train_cfg
     workdir = tmp_path / "work"
-    monkeypatch.setenv(FAIL_AT_EPOCH_ENV, "3")  # the training module's hook: stop after epoch 3
-    with pytest.raises(TrainingInterrupted):
-        train_run(cfg, 0, tmp_path / "s.zarr", tmp_path / "m.csv", workdir, progress=False)
-    partial = workdir / "activations.partial.zarr"
+    with pytest.raises(Stop):
+        train_run(cfg, 0, tmp_path / "s.zarr", tmp_path / "m.csv", workdir, progress=False, on_epoch_end=stop_after_3)
+    partial = workdir / "seed0.partial.zarr"
     assert _store_complete(partial) is False
     proc = subprocess.run(
         [sys.executable, "-m", "infoplane.cli", "estimate", "--config", str(cfg_path), "--store", str(partial),

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from infoplane.models import RelativeGaussianNoise, build_model
+from infoplane.config import validate_config
+from infoplane.models import BatchedMLP, RelativeGaussianNoise, build_model
 
-MLP = {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "init": "truncated_normal", "noise": 0.0}
+MLP = {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "init": "truncated_normal", "noise": 0.0, "pool": True}
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -84,18 +85,29 @@ def test_activations():
     [
         ({**MLP, "kind": "rnn"}, "model.kind='rnn'"),
         ({**MLP, "activation": "gelu"}, "model.activation='gelu'"),
-        ({**MLP, "widths": []}, "model.widths"),
-        ({**MLP, "widths": [3, 0]}, "model.widths"),
-        ({**MLP, "noise": -0.1}, "model.noise"),
         ({**MLP, "init": "xavier"}, "model.init='xavier'"),
     ],
 )
-def test_build_model_rejects_bad_config(cfg, match):
+def test_build_model_rejects_unknown_names(cfg, match):
+    """A library caller with a typo gets a ValueError naming the choices; other rules are the schema's."""
     with pytest.raises(ValueError, match=match):
         build_model(cfg, (12,), 2)
 
 
-CONV = {"kind": "conv", "init": "default", "noise": 0.0}
+@pytest.mark.parametrize(
+    "model, match",
+    [({"widths": []}, "model.widths"), ({"widths": [3, 0]}, "model.widths"), ({"noise": -0.1}, "model.noise"),
+     ({"activation": "gelu"}, "model.activation")],
+)
+def test_schema_holds_the_model_rules(model, match):
+    """Bad widths and noise are refused by the config schema (the one place with the rules)."""
+    raw = {"study": "x", "seeds": [0], "dataset": {"name": "tishby_12bit"}, "model": model,
+           "training": {"epochs": 1}, "estimators": [{"name": "binning"}]}
+    with pytest.raises(ValueError, match=match):
+        validate_config(raw)
+
+
+CONV = {**MLP, "kind": "conv", "init": "default", "noise": 0.0}
 
 
 def test_conv_mnist_layers():
@@ -178,3 +190,30 @@ def test_mlp_flattens_image_inputs():
     net = build_model({**MLP, "widths": [5]}, (1, 8, 8), 10)
     assert net.layer_sizes() == {"1": 5, "softmax": 10}
     assert net.forward_layers(torch.rand(3, 1, 8, 8))["1"].shape == (3, 5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "leaky_relu", "linear"])
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_batched_mlp_gradients_match_autograd(activation, noise):
+    """BatchedMLP's hand-written backward pass = autograd on each seed's own torch module."""
+    cfg = {**MLP, "widths": [10, 7, 5], "activation": activation, "init": "default", "noise": noise}
+    nets = [build_model(cfg, (12,), 3, generator=gen(s)) for s in range(3)]
+    batched = BatchedMLP(nets, activation, noise)
+    x, y = torch.rand(3, 37, 12, generator=gen(9)), torch.randint(0, 3, (3, 37), generator=gen(8))
+    gens = [gen(100 + s) for s in range(3)] if noise else None
+    loss = batched.loss_and_grad(x, y, gens)
+    for s, net in enumerate(nets):
+        out = net(x[s], gen(100 + s) if noise else None)
+        ref = torch.nn.functional.cross_entropy(out, y[s])
+        ref.backward()
+        assert loss[s].item() == pytest.approx(ref.item(), rel=1e-6)
+        lins = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        for i, lin in enumerate(lins):
+            torch.testing.assert_close(batched.grad_weights[i][s], lin.weight.grad.t(), rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(batched.grad_biases[i][s, 0], lin.bias.grad, rtol=1e-5, atol=1e-7)
+    # the stacked layers are the modules' layers (same noise draws when noisy)
+    layers = batched.layers(x, [gen(7 + s) for s in range(3)] if noise else None)
+    for s, net in enumerate(nets):
+        ref = net.forward_layers(x[s], generator=gen(7 + s) if noise else None)
+        torch.testing.assert_close(layers["1"][s], ref["1"], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(torch.softmax(layers["logits"][s], 1), ref["softmax"], rtol=1e-5, atol=1e-6)

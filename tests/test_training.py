@@ -1,4 +1,5 @@
-"""Training: recording schedule, resumability (bit-identical), divergence, metrics."""
+"""Training: recording schedule, seed groups (bit-identical to seeds alone), resumability
+(bit-identical), divergence, metrics, devices, the CLI."""
 
 from __future__ import annotations
 
@@ -9,32 +10,60 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from infoplane.config import validate_config
 from infoplane.datasets import train_eval_split
 from infoplane.store import open_store
-from infoplane.training import FAIL_AT_EPOCH_ENV, METRIC_COLUMNS, TrainingInterrupted, record_epochs, train_run
+from infoplane.training import (
+    METRIC_COLUMNS,
+    _train,
+    record_epochs,
+    resolve_device,
+    train_group,
+    train_run,
+)
 
-BASE_CFG = {
+RAW_CFG = {
     "study": "tiny",
     "seeds": [0],
     "dataset": {"name": "tishby_12bit", "root": None, "size": None, "train_fraction": 0.8, "split_seed": 0},
     "model": {"kind": "mlp", "widths": [6, 4], "activation": "tanh", "init": "truncated_normal", "noise": 0.0, "pool": True},
     "training": {"epochs": 6, "batch_size": 256, "lr": 0.01, "optimizer": "adam", "checkpoint_every": 1, "threads": 1},
     "record": {"num_epochs": 4, "spacing": "log", "include_init": True, "samples": "all"},
+    "estimators": [{"name": "binning"}],
 }
+BASE_CFG = validate_config(copy.deepcopy(RAW_CFG))
+
+
+class Killed(RuntimeError):
+    """Raised by the tests' on_epoch_end callback: a job killed after that epoch."""
+
+
+def kill_after(epoch: int):
+    def on_epoch_end(e: int) -> None:
+        if e == epoch:
+            raise Killed(f"killed after epoch {e}")
+
+    return on_epoch_end
 
 
 def cfg_with(**sections) -> dict:
-    cfg = copy.deepcopy(BASE_CFG)
+    raw = copy.deepcopy(RAW_CFG)
     for section, values in sections.items():
-        cfg[section].update(values)
-    return cfg
+        raw[section].update(values)
+    return validate_config(raw)
 
 
-def run(cfg: dict, where: Path, seed: int = 0) -> tuple[Path, Path]:
+def run(cfg: dict, where: Path, seed: int = 0, **kw) -> tuple[Path, Path]:
     store, csv = where / "store.zarr", where / "metrics.csv"
-    train_run(cfg, seed, store, csv, where / "work", progress=False)
+    train_run(cfg, seed, store, csv, where / "work", progress=False, **kw)
     return store, csv
+
+
+def group(cfg: dict, where: Path, seeds=(0, 1, 2), **kw) -> tuple[Path, Path]:
+    train_group(cfg, list(seeds), where / "stores", where / "metrics.csv", where / "work", progress=False, **kw)
+    return where / "stores", where / "metrics.csv"
 
 
 # ---------------------------------------------------------------------------------- schedule
@@ -105,15 +134,13 @@ def _assert_same_run(a: tuple[Path, Path], b: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.05])
-def test_resumed_run_is_bit_identical(tmp_path, monkeypatch, caplog, noise):
+def test_resumed_run_is_bit_identical(tmp_path, caplog, noise):
     cfg = cfg_with(model={"noise": noise})
     straight = run(cfg, tmp_path / "a")
-    monkeypatch.setenv(FAIL_AT_EPOCH_ENV, "3")
-    with pytest.raises(TrainingInterrupted):
-        run(cfg, tmp_path / "b")
+    with pytest.raises(Killed):
+        run(cfg, tmp_path / "b", on_epoch_end=kill_after(3))
     assert (tmp_path / "b" / "work" / "checkpoint.pt").is_file()
     assert not (tmp_path / "b" / "store.zarr").exists()
-    monkeypatch.delenv(FAIL_AT_EPOCH_ENV)
     with caplog.at_level(logging.INFO, logger="infoplane.training"):
         resumed = run(cfg, tmp_path / "b")
     assert "resuming from the checkpoint of epoch 3" in caplog.text
@@ -123,11 +150,9 @@ def test_resumed_run_is_bit_identical(tmp_path, monkeypatch, caplog, noise):
     assert not np.array_equal(open_store(straight[0])["act_1"].values, open_store(other[0])["act_1"].values)
 
 
-def test_changed_config_starts_fresh(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv(FAIL_AT_EPOCH_ENV, "4")
-    with pytest.raises(TrainingInterrupted):
-        run(BASE_CFG, tmp_path / "b")
-    monkeypatch.delenv(FAIL_AT_EPOCH_ENV)
+def test_changed_config_starts_fresh(tmp_path, caplog):
+    with pytest.raises(Killed):
+        run(BASE_CFG, tmp_path / "b", on_epoch_end=kill_after(4))
     changed = cfg_with(training={"lr": 0.02})
     with caplog.at_level(logging.INFO, logger="infoplane.training"):
         resumed = run(changed, tmp_path / "b")  # same workdir, other config hash: must not resume
@@ -136,11 +161,134 @@ def test_changed_config_starts_fresh(tmp_path, monkeypatch, caplog):
     _assert_same_run(straight, resumed)
 
 
+# ---------------------------------------------------------------------------------- groups
+
+
+def _assert_seed_equal(group_dir: Path, group_csv: Path, seed: int, alone: tuple[Path, Path]) -> None:
+    dg, da = open_store(group_dir / f"seed{seed}.zarr"), open_store(alone[0])
+    assert sorted(dg.data_vars) == sorted(da.data_vars)
+    for var in dg.data_vars:
+        np.testing.assert_array_equal(dg[var].values, da[var].values, err_msg=var)  # bit for bit
+    assert dg.attrs == da.attrs
+    mg = pd.read_csv(group_csv)
+    mg = mg[mg.seed == seed].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mg, pd.read_csv(alone[1]), check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "model, training",
+    [
+        ({"noise": 0.0}, {}),
+        ({"noise": 0.05, "widths": [10, 7, 5]}, {}),
+        ({"activation": "relu", "init": "default"}, {"optimizer": "sgd", "lr": 0.1}),
+        ({"activation": "sigmoid"}, {"batch_size": 100}),
+        ({"activation": "leaky_relu"}, {}),
+        ({"activation": "linear"}, {}),
+    ],
+    ids=["tanh", "tanh-noise", "relu-sgd", "sigmoid-b100", "leaky_relu", "linear"],
+)
+def test_seed_in_a_group_equals_the_seed_alone(tmp_path, model, training):
+    """A seed trained in a batched group: metrics and activations bit-identical to training it alone."""
+    cfg = cfg_with(model=model, training={"epochs": 4, **training})
+    gdir, gcsv = group(cfg, tmp_path / "g", seeds=(3, 0, 5))
+    m = pd.read_csv(gcsv)
+    assert list(m.columns) == list(METRIC_COLUMNS)
+    assert m.seed.tolist() == [0] * 5 + [3] * 5 + [5] * 5 and m.epoch.tolist() == list(range(5)) * 3
+    for seed in (0, 5):
+        _assert_seed_equal(gdir, gcsv, seed, run(cfg, tmp_path / f"alone{seed}", seed=seed))
+    a, b = (open_store(gdir / f"seed{s}.zarr")["act_1"].values for s in (0, 5))
+    assert not np.array_equal(a, b)
+
+
+def test_conv_group_falls_back_to_seeds_one_after_another(tmp_path):
+    cfg = cfg_with(dataset={"name": "digits", "size": 200}, record={"samples": "eval", "num_epochs": 2},
+                   model={"kind": "conv", "pool": False, "init": "default", "noise": 0.01}, training={"epochs": 2})
+    gdir, gcsv = group(cfg, tmp_path / "g", seeds=(0, 1))
+    _assert_seed_equal(gdir, gcsv, 1, run(cfg, tmp_path / "alone", seed=1))
+
+
+def test_batched_mlp_trains_like_torch_modules(tmp_path):
+    """The hand-written forward/backward and Adam agree with autograd + torch.optim.Adam (to float
+    rounding: different kernels), so the batched engine trains the same network."""
+    cfg = cfg_with(model={"widths": [10, 7, 5, 4, 3], "noise": 0.05}, training={"epochs": 5, "lr": 0.004})
+    paths = {}
+    for name, batched in (("batched", True), ("module", False)):
+        where = tmp_path / name
+        _train(cfg, [0, 1], {0: where / "s0.zarr", 1: where / "s1.zarr"}, where / "m.csv", where / "work",
+               False, batched=batched)
+        paths[name] = where
+    a, b = pd.read_csv(paths["batched"] / "m.csv"), pd.read_csv(paths["module"] / "m.csv")
+    np.testing.assert_allclose(a[["train_loss", "eval_loss"]], b[["train_loss", "eval_loss"]], rtol=1e-4)
+    assert a.train_loss.iloc[-1] < a.train_loss.iloc[0]
+    da, db = open_store(paths["batched"] / "s1.zarr"), open_store(paths["module"] / "s1.zarr")
+    np.testing.assert_allclose(da["act_3"].values, db["act_3"].values, atol=1e-4)
+
+
+def test_killed_group_resumes_bit_identical(tmp_path, caplog):
+    cfg = cfg_with(model={"noise": 0.05}, training={"checkpoint_every": 2})
+    straight = group(cfg, tmp_path / "a")
+    with pytest.raises(Killed):
+        group(cfg, tmp_path / "b", on_epoch_end=kill_after(5))  # last checkpoint: epoch 4
+    work = tmp_path / "b" / "work"
+    assert (work / "checkpoint.pt").is_file() and (work / "seed1.partial.zarr").is_dir()
+    assert not (tmp_path / "b" / "stores").exists() and not (tmp_path / "b" / "metrics.csv").exists()
+    with caplog.at_level(logging.INFO, logger="infoplane.training"):
+        resumed = group(cfg, tmp_path / "b")
+    assert "resuming from the checkpoint of epoch 4" in caplog.text
+    assert resumed[1].read_bytes() == straight[1].read_bytes()
+    for seed in (0, 1, 2):
+        a, b = open_store(straight[0] / f"seed{seed}.zarr"), open_store(resumed[0] / f"seed{seed}.zarr")
+        for var in a.data_vars:
+            np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
+        assert a.attrs == b.attrs
+    assert not (work / "checkpoint.pt").exists() and not (work / "seed0.partial.zarr").exists()
+    # the same workdir with other seeds does not resume the group's checkpoint
+    with pytest.raises(Killed):
+        group(cfg, tmp_path / "c", on_epoch_end=kill_after(3))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="infoplane.training"):
+        group(cfg, tmp_path / "c", seeds=(0, 1))
+    assert "starting fresh" in caplog.text
+
+
+def test_device_cuda_without_gpu_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="training.device='cuda'.*no CUDA GPU.*device: cpu or auto"):
+        run(cfg_with(training={"device": "cuda"}), tmp_path)
+    assert not (tmp_path / "store.zarr").exists()
+
+
+def test_cli_train_writes_every_seed(tmp_path, capsys):
+    import yaml
+
+    from infoplane.cli import main
+
+    raw = copy.deepcopy(RAW_CFG)
+    raw["training"].update(epochs=3, threads=2)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    threads = torch.get_num_threads()
+    rc = main(["train", "--config", str(tmp_path / "c.yaml"), "--seeds", "2", "1", "--outdir", str(tmp_path / "out"),
+               "--metrics", str(tmp_path / "m.csv"), "--workdir", str(tmp_path / "w"), "--threads", "1", "--quiet"])
+    assert rc == 0
+    m = pd.read_csv(tmp_path / "m.csv")
+    assert list(m.columns) == list(METRIC_COLUMNS) and m.seed.tolist() == [1] * 4 + [2] * 4
+    for seed in (1, 2):
+        ds = open_store(tmp_path / "out" / f"seed{seed}.zarr")
+        assert ds.attrs["seed"] == seed and ds.attrs["status"] == "ok"
+    assert torch.get_num_threads() == threads  # restored after training
+    rc = main(["train", "--config", str(tmp_path / "c.yaml"), "--seeds", "1", "--metrics", str(tmp_path / "x.csv"),
+               "--workdir", str(tmp_path / "w2")])
+    assert rc == 2 and "--seeds goes with --outdir" in capsys.readouterr().err
+
+
 def test_divergence_is_recorded_not_raised(tmp_path):
     cfg = cfg_with(model={"activation": "relu"}, training={"optimizer": "sgd", "lr": 1e25})
     store, csv = run(cfg, tmp_path)
     ds = open_store(store)
     assert ds.attrs["status"] == "diverged" and ds.attrs["complete"] is True
+    assert ds.attrs["epochs_trained"] == int(pd.read_csv(csv).epoch.iloc[-1])
     m = pd.read_csv(csv)
     last = int(m.epoch.iloc[-1])
     assert ds.attrs["reason"] == f"non-finite loss at epoch {last}"

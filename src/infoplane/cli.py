@@ -42,53 +42,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trained(store: Path, metrics: Path, chash: str) -> bool:
-    """Whether a seed of the group was already trained by this config (a rerun skips it)."""
-    from infoplane.store import check_store
-
-    if not metrics.is_file():
-        return False
-    try:
-        check_store(store, chash)
-    except (ValueError, FileNotFoundError):
-        return False
-    return True
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a group of seeds one after another (interim loop over ``training.train_run``).
-
-    Each seed trains in ``<workdir>/seed<s>/`` (checkpoint, partial store, then its finished store
-    and metrics), so a killed job resumes from the last checkpoint and keeps the seeds it finished.
-    Once all seeds are done their stores move to ``<outdir>/seed<s>.zarr`` and their metrics are
-    concatenated (sorted by seed, epoch) into ``--metrics``.
-    """
-    from infoplane.atomic import replace, write_text_atomic
-    from infoplane.config import config_hash, load_config
-    from infoplane.training import train_run
+    """Train a group of seeds (one batched model for MLPs; see ``training.train_group``)."""
+    from infoplane.config import load_config
+    from infoplane.training import train_group
 
     cfg = load_config(args.config)
-    chash = config_hash(cfg)
-    seeds = sorted(set(args.seeds))
-    workdir, outdir = Path(args.workdir), Path(args.outdir)
-    finished = {}
-    for seed in seeds:
-        seed_dir = workdir / f"seed{seed}"
-        store, metrics = seed_dir / f"seed{seed}.zarr", seed_dir / "metrics.csv"
-        if not _trained(store, metrics, chash):
-            train_run(cfg, seed, store, metrics, seed_dir, progress=not args.quiet)
-        finished[seed] = (store, metrics)
-    # Concatenate the per-seed CSVs as text (each is sorted by epoch): no float re-formatting.
-    header, rows = None, []
-    for seed in seeds:
-        lines = finished[seed][1].read_text().splitlines()
-        header, rows = lines[0], rows + lines[1:]
-    outdir.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        replace(finished[seed][0], outdir / f"seed{seed}.zarr")
-    write_text_atomic(args.metrics, "\n".join([header, *rows]) + "\n")
-    for seed in seeds:
-        finished[seed][1].unlink()
+    train_group(cfg, args.seeds, Path(args.outdir), Path(args.metrics), Path(args.workdir),
+                progress=not args.quiet, threads=args.threads)
     return 0
 
 
@@ -256,13 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("config")
     sp.add_argument("--resolved", help="Also write the config with every default filled in here.")
 
-    sp = add("train", cmd_train, "Train a group of networks (one per seed) and dump their activations to Zarr stores.")
+    sp = add("train", cmd_train, "Train a group of seeds (one batched model for MLPs) and dump their activations.")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--seeds", type=int, nargs="+", required=True)
-    sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr per seed.")
+    sp.add_argument("--seeds", type=int, nargs="+", required=True, help="Seeds trained together.")
+    sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr (activation store) per seed.")
     sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
-    sp.add_argument("--workdir", required=True,
-                    help="Checkpoints and partial stores, in <workdir>/seed<s>/ (kept for resuming).")
+    sp.add_argument("--workdir", required=True, help="Checkpoints and partial stores (kept for resuming).")
+    sp.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("fit-compressor", cmd_fit_compressor, "Fit the input (X) compressor of a study once.")

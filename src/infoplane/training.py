@@ -1,34 +1,41 @@
-"""Training loop: recording schedule, resumable checkpoints, activation store and metrics.
+"""Training loop: a group of seeds at once, the recording schedule, resumable checkpoints,
+activation stores and metrics.
 
-One call of :func:`train_run` trains one network (one seed) of a study and leaves
+One call of :func:`train_group` trains the networks of several seeds of a study together and
+leaves, per seed, an activation store (:mod:`infoplane.store`, moved into place at the end) and
+one metrics CSV with :data:`infoplane.tables.METRIC_COLUMNS` for all of them (sorted by seed,
+epoch; epoch 0 = the initialisation). :func:`train_run` is the group of one.
 
-* ``out_store`` - the activation store (:mod:`infoplane.store`), moved there atomically at the end;
-* ``metrics_csv`` - ``seed, epoch, train_loss, train_acc, eval_loss, eval_acc`` for every epoch
-  (epoch 0 = the initialisation).
+Engines. MLPs (every activation, with or without noise) are trained as ONE batched model
+(:class:`infoplane.models.batched.BatchedMLP`: stacked weights, a hand-written forward/backward
+pass and Adam/SGD on one flat buffer). Other models (the conv net) fall back to one
+``torch.nn.Module`` and optimiser per seed, stepped one seed after another inside each epoch.
 
-Randomness (Shwartz-Ziv & Tishby 2017 set-up, Butakov et al. 2024 noise) comes only from
-explicit generators derived from ``seed``: ``init`` (weights), ``shuffle`` (batch order) and
-``noise`` (the stochastic layers during training); the noise in evaluation/recording forward
-passes uses a generator derived from (seed, epoch), so recording never disturbs training and a
-resumed run is bit-identical to an uninterrupted one. The train/eval split depends only on
-``dataset.split_seed``.
+Randomness (Shwartz-Ziv & Tishby 2017 set-up, Butakov et al. 2024 noise) comes only from explicit
+generators derived from each seed: ``init`` (weights), ``shuffle`` (batch order) and ``noise``
+(the stochastic layers during training); the noise of the evaluation and recording passes comes
+from generators derived from (seed, epoch), so recording never disturbs training and a resumed
+run is bit-identical to an uninterrupted one. The train/eval split depends only on
+``dataset.split_seed``. A seed trained in a group is bit-identical to the same seed trained alone
+(see :mod:`infoplane.models.batched` for why that needs aligned memory).
 
-Files in ``workdir``: ``checkpoint.pt`` (model, optimiser, generator states, epoch, config hash,
-metrics so far; written to a temporary file and ``os.replace``-d) and ``activations.partial.zarr``.
-A rerun with the same config hash and seed resumes from the checkpoint; anything else starts over.
+Files in ``workdir``: ``checkpoint.pt`` (every seed's parameters, optimiser and generator
+states, metrics so far, the epoch and config hash; written atomically) every
+``training.checkpoint_every`` epochs, and ``seed<s>.partial.zarr`` per seed. Recorded
+activations are buffered in memory and written to the partial stores before every checkpoint
+(and whenever the buffer passes :data:`FLUSH_BYTES`), so a store is never behind its checkpoint.
+A rerun with the same config hash and seeds resumes from the checkpoint; anything else starts over.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import logging
 import math
-import os
-import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +44,28 @@ import torch
 import torch.nn.functional as F
 
 from infoplane import store as act_store
+from infoplane.atomic import atomic_path, replace, write_text_atomic
 from infoplane.datasets import Dataset, load_dataset, train_eval_split
-from infoplane.models import LayeredNet, build_model
+from infoplane.models import build_model
+from infoplane.models.batched import (
+    BatchedAdam,
+    BatchedMLP,
+    BatchedSGD,
+    aligned,
+    aligned_empty,
+)
+from infoplane.tables import METRIC_COLUMNS
 
-#: Columns of the per-seed metrics CSV.
-METRIC_COLUMNS: tuple[str, ...] = ("seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc")
 CHECKPOINT = "checkpoint.pt"
-PARTIAL_STORE = "activations.partial.zarr"
-#: Test hook: raise after this epoch's checkpoint (simulates a killed job).
-FAIL_AT_EPOCH_ENV = "INFOPLANE_FAIL_AT_EPOCH"
+#: Recorded activations held in memory before they are handed to the store writer (bytes).
+FLUSH_BYTES = 256 * 2**20
+#: Flushes queued for the background store writer before training waits for it.
+_MAX_IN_FLIGHT = 2
 _EVAL_BATCH = 4096
-log = logging.getLogger(__name__)
 _STREAMS = {"init": 0, "shuffle": 1, "noise": 2, "eval_noise": 3, "record_noise": 4}
+log = logging.getLogger(__name__)
 
-__all__ = ["METRIC_COLUMNS", "TrainingInterrupted", "record_epochs", "train_run"]
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised by the ``INFOPLANE_FAIL_AT_EPOCH`` test hook."""
+__all__ = ["CHECKPOINT", "METRIC_COLUMNS", "StoreWriter", "record_epochs", "resolve_device", "train_group", "train_run"]
 
 
 def record_epochs(epochs: int, num: int, spacing: str = "log", include_init: bool = True) -> np.ndarray:
@@ -98,8 +109,38 @@ def record_epochs(epochs: int, num: int, spacing: str = "log", include_init: boo
     return np.array(sorted(out), dtype=np.int64)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``training.device``: cpu, cuda (an error without a GPU) or auto (cuda when available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "training.device='cuda' but torch finds no CUDA GPU (torch.cuda.is_available() is False, "
+            f"torch {torch.__version__}); use device: cpu or auto"
+        )
+    return torch.device(name)
+
+
 # --------------------------------------------------------------------------------------------
-# helpers
+# seams: where tests (and callers) inject faults
+
+
+class StoreWriter:
+    """Writes the activation stores; tests subclass it to inject faults (e.g. SIGKILL mid-write)."""
+
+    def create(self, path: Path, **kwargs: Any) -> None:
+        act_store.create_store(path, **kwargs)
+
+    def write(self, path: Path, start: int, activations: dict[str, np.ndarray], metrics: dict[str, np.ndarray]) -> None:
+        """Recorded epochs ``start .. start + k - 1`` (arrays with a leading epoch axis of length k)."""
+        act_store.write_epochs(path, start, activations, metrics)
+
+    def finalize(self, path: Path, status: str, reason: str, epochs_trained: int) -> None:
+        act_store.finalize_store(path, status=status, reason=reason, epochs_trained=epochs_trained)
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
 
 
 def _derived_seed(seed: int, *parts: int) -> int:
@@ -115,77 +156,375 @@ def _generator(seed: int, stream: str, epoch: int | None = None) -> torch.Genera
 @contextlib.contextmanager
 def _deterministic_torch(threads: int) -> Iterator[None]:
     """Deterministic algorithms and a fixed number of intra-op threads; restored afterwards."""
-    old_det = torch.are_deterministic_algorithms_enabled()
+    import torch.utils.deterministic as det
+
+    old_det, old_fill = torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory
     old_threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    det.fill_uninitialized_memory = False  # NaN-filling every torch.empty cost 12% of a step
     torch.set_num_threads(int(threads))
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(old_det)
+        det.fill_uninitialized_memory = old_fill
         torch.set_num_threads(old_threads)
 
 
-def _per_sample_loss(model: LayeredNet, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    if model.output_kind == "log_probs":
-        return F.nll_loss(out, y, reduction=reduction)
-    return F.cross_entropy(out, y, reduction=reduction)
-
-
-def _evaluate(
-    model: LayeredNet,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    idx_train: torch.Tensor,
-    idx_eval: torch.Tensor,
-    generator: torch.Generator | None,
-) -> tuple[float, float, float, float]:
-    """(train_loss, train_acc, eval_loss, eval_acc) on the two splits; NaN for an empty split."""
-    with torch.no_grad():
-        outs = [model(x[s : s + _EVAL_BATCH], generator) for s in range(0, x.shape[0], _EVAL_BATCH)]
-        out = outs[0] if len(outs) == 1 else torch.cat(outs)
-        loss = _per_sample_loss(model, out, y, reduction="none").double()
-        correct = (out.argmax(dim=1) == y).double()
-
-    def summary(idx: torch.Tensor) -> tuple[float, float]:
+def _split_metrics(loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.Tensor, idx_eval: torch.Tensor) -> np.ndarray:
+    """(train_loss, train_acc, eval_loss, eval_acc) per seed, shape (S, 4), from per-sample values
+    (S, n); NaN for an empty split. Means in float64."""
+    cols = []
+    for idx in (idx_train, idx_eval):
         if idx.numel() == 0:
-            return math.nan, math.nan
-        return float(loss[idx].mean()), float(correct[idx].mean())
+            cols += [torch.full((loss.shape[0],), math.nan, dtype=torch.float64)] * 2
+        else:
+            cols += [loss[:, idx].double().mean(1).cpu(), correct[:, idx].double().mean(1).cpu()]
+    return torch.stack(cols, dim=1).numpy()
 
-    return (*summary(idx_train), *summary(idx_eval))
+
+def _first_argmax(z: torch.Tensor) -> torch.Tensor:
+    """``z.argmax(1)`` for (S, classes, n) (the first maximum wins), by a loop over the classes:
+    8x faster than torch's argmax over a non-last dimension."""
+    best, idx = z[:, 0], torch.zeros((z.shape[0], z.shape[2]), dtype=torch.long, device=z.device)
+    for c in range(1, z.shape[1]):
+        better = z[:, c] > best
+        idx.masked_fill_(better, c)
+        best = torch.where(better, z[:, c], best)
+    return idx
+
+
+# --------------------------------------------------------------------------------------------
+# setup
+
+
+@dataclass
+class _Setup:
+    """Everything fixed for one group run."""
+
+    cfg: dict[str, Any]
+    chash: str
+    seeds: list[int]
+    stores: dict[int, Path]
+    metrics_csv: Path
+    workdir: Path
+    data: Dataset
+    device: torch.device
+    epochs: int
+    batch_size: int
+    checkpoint_every: int
+    samples: str
+    rec: np.ndarray
+    rec_index: dict[int, int]
+    rec_ids: np.ndarray
+    is_train: np.ndarray
+    idx_train: torch.Tensor
+    idx_eval: torch.Tensor
+    noisy: bool
+
+    def partial(self, seed: int) -> Path:
+        return self.workdir / f"seed{seed}.partial.zarr"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.workdir / CHECKPOINT
+
+
+def _setup(cfg: dict[str, Any], seeds: Sequence[int], stores: dict[int, Path], metrics_csv: Path, workdir: Path) -> _Setup:
+    from infoplane.config import config_hash
+
+    dcfg, tcfg, rcfg = cfg["dataset"], cfg["training"], cfg["record"]
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train: seeds {seeds} must be a non-empty list without repeats")
+    data = load_dataset(dcfg["name"], dcfg["root"], dcfg["size"], dcfg["split"])
+    idx_train, idx_eval = train_eval_split(data.n, float(dcfg["train_fraction"]), int(dcfg["split_seed"]))
+    samples = rcfg["samples"]
+    if samples == "eval" and len(idx_eval) == 0:
+        raise ValueError("record.samples='eval' but the evaluation split is empty (dataset.train_fraction=1)")
+    epochs = int(tcfg["epochs"])
+    rec = record_epochs(epochs, int(rcfg["num_epochs"]), rcfg["spacing"], bool(rcfg["include_init"]))
+    is_train = np.zeros(data.n, dtype=bool)
+    is_train[idx_train] = True
+    return _Setup(
+        cfg=cfg, chash=config_hash(cfg), seeds=seeds, stores=stores, metrics_csv=metrics_csv, workdir=workdir,
+        data=data, device=resolve_device(tcfg["device"]), epochs=epochs, batch_size=int(tcfg["batch_size"]),
+        checkpoint_every=int(tcfg["checkpoint_every"]), samples=samples, rec=rec,
+        rec_index={int(e): i for i, e in enumerate(rec)},
+        rec_ids=np.arange(data.n, dtype=np.int64) if samples == "all" else idx_eval,
+        is_train=is_train, idx_train=torch.from_numpy(idx_train), idx_eval=torch.from_numpy(idx_eval),
+        noisy=float(cfg["model"]["noise"]) > 0,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# engines: train one epoch for every seed, evaluate, record, save/load state
+
+
+class _Engine:
+    """What the loop needs from a group of networks (S seeds, in ``setup.seeds`` order)."""
+
+    def __init__(self, setup: _Setup) -> None:
+        self.setup = setup
+        cfg = setup.cfg
+        data = setup.data
+        self.nets = [
+            build_model(cfg["model"], data.input_shape, data.n_classes, generator=_generator(s, "init"))
+            for s in setup.seeds
+        ]
+        self.layer_names = list(self.nets[0].layer_names)
+        self.layer_sizes = self.nets[0].layer_sizes()
+        self.g_shuffle = [_generator(s, "shuffle") for s in setup.seeds]
+        self.g_noise = [_generator(s, "noise") for s in setup.seeds] if setup.noisy else None
+        dev = setup.device
+        self.x_all = torch.from_numpy(data.x).to(dev)
+        self.y_all = torch.from_numpy(data.y).to(dev)
+        self.x_train = self.x_all[setup.idx_train.to(dev)].contiguous()
+        self.y_train = self.y_all[setup.idx_train.to(dev)].contiguous()
+        self.x_rec = self.x_all[torch.from_numpy(setup.rec_ids).to(dev)].contiguous()
+        self.idx_train, self.idx_eval = setup.idx_train.to(dev), setup.idx_eval.to(dev)
+
+    def gens(self, stream: str, epoch: int) -> list[torch.Generator] | None:
+        return [_generator(s, stream, epoch) for s in self.setup.seeds] if self.setup.noisy else None
+
+    def rng_state(self) -> dict[str, list[torch.Tensor]]:
+        out = {"shuffle": [g.get_state() for g in self.g_shuffle]}
+        if self.g_noise is not None:
+            out["noise"] = [g.get_state() for g in self.g_noise]
+        return out
+
+    def load_rng_state(self, state: dict[str, list[torch.Tensor]]) -> None:
+        for g, st in zip(self.g_shuffle, state["shuffle"]):
+            g.set_state(st)
+        for g, st in zip(self.g_noise or [], state.get("noise", [])):
+            g.set_state(st)
+
+    # overridden
+    def train_epoch(self, active: list[bool]) -> None:
+        raise NotImplementedError
+
+    def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
+        """Metrics (S, 4) and, when ``record``, every seed's recorded layers (n_rec, units)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class _BatchedEngine(_Engine):
+    """All seeds of an MLP as one :class:`BatchedMLP`."""
+
+    def __init__(self, setup: _Setup) -> None:
+        super().__init__(setup)
+        mcfg, tcfg = setup.cfg["model"], setup.cfg["training"]
+        self.model = BatchedMLP(self.nets, mcfg["activation"], float(mcfg["noise"]), device=setup.device)
+        self.nets = []  # the stacked copy is the model now
+        lr = float(tcfg["lr"])
+        m = self.model
+        self.optimizer = BatchedAdam(m.params, m.grads, lr) if tcfg["optimizer"] == "adam" else BatchedSGD(m.params, m.grads, lr)
+        n_seeds = len(setup.seeds)
+        self.x_train = self.x_train.reshape(self.x_train.shape[0], -1)
+        x_all = self.x_all.reshape(self.x_all.shape[0], -1)
+        # The evaluation inputs of every seed, aligned per seed (see models.batched), when small.
+        self.x_eval = x_all
+        self.x_eval_stacked = None
+        if n_seeds * x_all.numel() * 4 <= FLUSH_BYTES:
+            self.x_eval_stacked = aligned_empty(n_seeds, *x_all.shape, device=setup.device)
+            self.x_eval_stacked.copy_(x_all.expand(n_seeds, *x_all.shape))
+
+    def train_epoch(self, active: list[bool]) -> None:
+        n_train, bs = self.x_train.shape[0], self.setup.batch_size
+        dev = self.setup.device
+        perms = torch.stack([torch.randperm(n_train, generator=g) for g in self.g_shuffle]).to(dev)
+        for b in range(0, n_train, bs):
+            sel = perms[:, b : b + bs]
+            self.model.loss_and_grad(self.x_train[sel], self.y_train[sel], self.g_noise)
+            self.optimizer.step()
+
+    def _eval_inputs(self, start: int, stop: int) -> torch.Tensor:
+        if self.x_eval_stacked is not None:
+            return self.x_eval_stacked[:, start:stop]
+        chunk = self.x_eval[start:stop]
+        return aligned(chunk.expand(len(self.setup.seeds), *chunk.shape).contiguous())
+
+    def _layers(self, rows: int, gens: list[torch.Generator] | None, inputs: Callable[[int, int], torch.Tensor]) -> dict[str, torch.Tensor]:
+        parts: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, rows, _EVAL_BATCH):
+            for name, val in self.model.layers(inputs(start, min(rows, start + _EVAL_BATCH)), gens).items():
+                parts.setdefault(name, []).append(val)
+        return {k: v[0] if len(v) == 1 else torch.cat(v, dim=1) for k, v in parts.items()}
+
+    def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
+        s = self.setup
+        layers = self._layers(self.x_eval.shape[0], self.gens("eval_noise", epoch), self._eval_inputs)
+        logits_t = layers["logits"].transpose(1, 2)  # contiguous (S, classes, n)
+        logp = torch.log_softmax(logits_t, dim=1)
+        y = self.y_all.expand(logp.shape[0], -1)
+        loss = -logp.gather(1, y.unsqueeze(1)).squeeze(1)
+        correct = _first_argmax(logits_t) == y
+        metrics = _split_metrics(loss, correct, self.idx_train, self.idx_eval)
+        if not record:
+            return metrics, None
+        if s.noisy:  # the recording pass draws its own noise
+            x_rec = self.x_rec.reshape(self.x_rec.shape[0], -1)
+            n_seeds = len(s.seeds)
+
+            def rec_inputs(a: int, b: int) -> torch.Tensor:
+                return aligned(x_rec[a:b].expand(n_seeds, b - a, x_rec.shape[1]).contiguous())
+
+            layers = self._layers(x_rec.shape[0], self.gens("record_noise", epoch), rec_inputs)
+        elif s.samples == "eval":
+            rows = torch.from_numpy(s.rec_ids).to(s.device)
+            layers = {k: v[:, rows] for k, v in layers.items()}
+        layers["softmax"] = torch.softmax(layers["logits"], dim=2)
+        acts = [{name: layers[name][i].cpu().numpy() for name in self.layer_names} for i in range(len(s.seeds))]
+        return metrics, acts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"params": self.model.params.cpu().clone(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.params.copy_(state["params"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class _ModuleEngine(_Engine):
+    """One torch module and optimiser per seed (non-MLP models), stepped one seed after another."""
+
+    def __init__(self, setup: _Setup) -> None:
+        super().__init__(setup)
+        self.nets = [net.to(setup.device) for net in self.nets]
+        self.optimizers = [_make_optimizer(net, setup.cfg["training"]) for net in self.nets]
+        self.loss_fn = F.nll_loss if self.nets[0].output_kind == "log_probs" else F.cross_entropy
+
+    def train_epoch(self, active: list[bool]) -> None:
+        n_train, bs = self.x_train.shape[0], self.setup.batch_size
+        for i, (net, opt) in enumerate(zip(self.nets, self.optimizers)):
+            if not active[i]:
+                continue
+            g_noise = self.g_noise[i] if self.g_noise is not None else None
+            params = [p for group in opt.param_groups for p in group["params"]]
+            net.train()
+            perm = torch.randperm(n_train, generator=self.g_shuffle[i]).to(self.setup.device)
+            for b in range(0, n_train, bs):
+                sel = perm[b : b + bs]
+                loss = self.loss_fn(net(self.x_train[sel], g_noise), self.y_train[sel])
+                for p in params:  # = optimizer.zero_grad(set_to_none=True), without its overhead
+                    p.grad = None
+                loss.backward()
+                opt.step()
+            net.eval()
+
+    def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
+        s = self.setup
+        metrics, acts = [], []
+        for net, seed in zip(self.nets, s.seeds):
+            gen = _generator(seed, "eval_noise", epoch) if s.noisy else None
+            with torch.no_grad():
+                outs = [net(self.x_all[a : a + _EVAL_BATCH], gen) for a in range(0, self.x_all.shape[0], _EVAL_BATCH)]
+                out = outs[0] if len(outs) == 1 else torch.cat(outs)
+                loss = F.nll_loss(out, self.y_all, reduction="none") if net.output_kind == "log_probs" else F.cross_entropy(out, self.y_all, reduction="none")
+                correct = out.argmax(dim=1) == self.y_all
+            metrics.append(_split_metrics(loss[None], correct[None], self.idx_train, self.idx_eval)[0])
+            if record:
+                rgen = _generator(seed, "record_noise", epoch) if s.noisy else None
+                acts.append({k: v.cpu().numpy() for k, v in net.forward_layers(self.x_rec, generator=rgen).items()})
+        return np.array(metrics), (acts if record else None)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"models": [n.state_dict() for n in self.nets], "optimizers": [o.state_dict() for o in self.optimizers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for net, opt, ms, os_ in zip(self.nets, self.optimizers, state["models"], state["optimizers"]):
+            net.load_state_dict(ms)
+            opt.load_state_dict(os_)
 
 
 def _make_optimizer(model: torch.nn.Module, tcfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """Adam or SGD; the fused CPU kernel when this torch has it (about 1.5x faster per step for
-    the tiny IDNNs nets, where per-op overhead dominates), else the foreach one."""
-    name = tcfg.get("optimizer", "adam")
-    lr = float(tcfg["lr"])
-    if name not in ("adam", "sgd"):
-        raise ValueError(f"training.optimizer={name!r}; choose adam or sgd")
-    cls = torch.optim.Adam if name == "adam" else torch.optim.SGD
+    """Adam or SGD; the fused kernel when this torch has it (about 1.5x faster per step for small
+    nets, where per-op overhead dominates), else the foreach one."""
+    cls = torch.optim.Adam if tcfg["optimizer"] == "adam" else torch.optim.SGD
     try:
-        return cls(model.parameters(), lr=lr, fused=True)
+        return cls(model.parameters(), lr=float(tcfg["lr"]), fused=True)
     except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch without CPU fused kernels
-        return cls(model.parameters(), lr=lr, foreach=True)
+        return cls(model.parameters(), lr=float(tcfg["lr"]), foreach=True)
 
 
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+def _make_engine(setup: _Setup, batched: bool | None = None) -> _Engine:
+    """The batched engine for MLPs, the per-seed module engine otherwise (``batched`` forces one)."""
+    if batched is None:
+        batched = setup.cfg["model"]["kind"] == "mlp"
+    return _BatchedEngine(setup) if batched else _ModuleEngine(setup)
 
 
-def _load_checkpoint(path: Path, chash: str, seed: int) -> dict[str, Any] | None:
-    """The checkpoint if it belongs to this config and seed, else None."""
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # damaged checkpoint (e.g. killed mid-write before os.replace existed)
-        return None
-    if state.get("config_hash") != chash or state.get("seed") != int(seed):
-        return None
-    return state
+# --------------------------------------------------------------------------------------------
+# the run's mutable state: epoch, metrics, per-seed status, buffered recordings
+
+
+class _Writes:
+    """Store writes on one background thread, so that compressing and writing the recorded
+    activations overlaps training (on 2 cores: one trains, one writes). At most
+    :data:`_MAX_IN_FLIGHT` flushes wait; :meth:`wait` re-raises a write's exception."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infoplane-store")
+        self.futures: list[Any] = []
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.futures.append(self.pool.submit(fn, *args))
+        while len(self.futures) > _MAX_IN_FLIGHT:
+            self.futures.pop(0).result()
+
+    def wait(self) -> None:
+        while self.futures:
+            self.futures.pop(0).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _State:
+    epoch: int
+    metrics: dict[int, list[list[float]]]
+    status: dict[int, tuple[str, str]]  # seed -> (status, reason); "running" while training
+    pending: dict[int, list[tuple[int, dict[str, np.ndarray], np.ndarray]]] = field(default_factory=dict)
+    pending_bytes: int = 0
+    writes: _Writes = field(default_factory=lambda: _Writes())
+
+    def active(self, seeds: list[int]) -> list[bool]:
+        return [self.status[s][0] == "running" for s in seeds]
+
+
+def _store_attrs(setup: _Setup, seed: int) -> dict[str, Any]:
+    from infoplane.provenance import provenance_attrs
+
+    cfg, data = setup.cfg, setup.data
+    attrs = provenance_attrs(cfg, seed)
+    attrs.update(
+        config_hash=setup.chash,
+        seed=int(seed),
+        study=str(cfg["study"]),
+        dataset=data.name,
+        discrete_inputs=bool(data.discrete_inputs),
+        n_classes=int(data.n_classes),
+        record_samples=setup.samples,
+        train_fraction=float(cfg["dataset"]["train_fraction"]),
+        split_seed=int(cfg["dataset"]["split_seed"]),
+        config=_json_sections(cfg),
+    )
+    return attrs
+
+
+def _json_sections(cfg: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps({k: cfg[k] for k in ("dataset", "model", "training", "record")}, sort_keys=True, default=str)
 
 
 def _partial_matches(partial: Path, chash: str, seed: int) -> bool:
@@ -201,52 +540,264 @@ def _partial_matches(partial: Path, chash: str, seed: int) -> bool:
         return False
 
 
-def _write_metrics_csv(path: Path, rows: list[list[float]], seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(",".join(METRIC_COLUMNS) + "\n")
-        for epoch, *vals in rows:
-            fh.write(",".join([str(int(seed)), str(int(epoch))] + [repr(float(v)) for v in vals]) + "\n")
-    os.replace(tmp, path)
-
-
-def _move_store(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+def _load_checkpoint(setup: _Setup) -> dict[str, Any] | None:
+    """The checkpoint if it belongs to this config, these seeds and their partial stores, else None."""
+    path = setup.checkpoint
+    if not path.is_file():
+        return None
     try:
-        os.replace(src, dst)
-    except OSError as exc:  # workdir on another filesystem: copy beside dst, then replace
-        if exc.errno != errno.EXDEV:
-            raise
-        tmp = dst.with_name(dst.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
-        os.replace(tmp, dst)
-        shutil.rmtree(src)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # damaged checkpoint
+        return None
+    if state.get("config_hash") != setup.chash or state.get("seeds") != setup.seeds:
+        return None
+    if not all(_partial_matches(setup.partial(s), setup.chash, s) for s in setup.seeds):
+        return None
+    return state
 
 
-def _store_attrs(cfg: dict[str, Any], seed: int, chash: str, data: Dataset, samples: str) -> dict[str, Any]:
-    from infoplane.provenance import provenance_attrs
+def _init_or_resume(setup: _Setup, engine: _Engine, writer: StoreWriter) -> _State:
+    """Resume from a matching checkpoint, or create fresh partial stores."""
+    setup.workdir.mkdir(parents=True, exist_ok=True)
+    ckpt = _load_checkpoint(setup)
+    if ckpt is not None:
+        engine.load_state_dict(ckpt["engine"])
+        engine.load_rng_state(ckpt["rng"])
+        log.info("seeds %s: resuming from the checkpoint of epoch %d in %s", setup.seeds, ckpt["epoch"], setup.workdir)
+        return _State(
+            epoch=int(ckpt["epoch"]),
+            metrics={int(s): [list(r) for r in rows] for s, rows in zip(setup.seeds, ckpt["metrics"])},
+            status={int(s): (st, why) for s, (st, why) in zip(setup.seeds, ckpt["status"])},
+        )
+    if setup.checkpoint.exists():
+        log.info("seeds %s: checkpoint in %s is from another config or seeds (or damaged); starting fresh", setup.seeds, setup.workdir)
+    setup.checkpoint.unlink(missing_ok=True)
+    data, rec_ids = setup.data, setup.rec_ids
+    for seed in setup.seeds:
+        partial = setup.partial(seed)
+        replace_dir = partial.exists()
+        if replace_dir:
+            import shutil
 
-    attrs = provenance_attrs(cfg, seed)
-    attrs.update(
-        config_hash=chash,
-        seed=int(seed),
-        study=str(cfg.get("study", "")),
-        dataset=data.name,
-        discrete_inputs=bool(data.discrete_inputs),
-        n_classes=int(data.n_classes),
-        record_samples=samples,
-        train_fraction=float(cfg["dataset"]["train_fraction"]),
-        split_seed=int(cfg["dataset"]["split_seed"]),
-        config=json.dumps({k: cfg.get(k) for k in ("dataset", "model", "training", "record")}, sort_keys=True, default=str),
-    )
-    return attrs
+            shutil.rmtree(partial)
+        writer.create(
+            partial,
+            layers=engine.layer_sizes,
+            epochs=setup.rec,
+            sample_id=rec_ids,
+            label=data.y[rec_ids],
+            is_train=setup.is_train[rec_ids],
+            inputs=data.x[rec_ids],
+            attrs=_store_attrs(setup, seed),
+        )
+    return _State(epoch=-1, metrics={s: [] for s in setup.seeds}, status={s: ("running", "") for s in setup.seeds})
 
 
 # --------------------------------------------------------------------------------------------
+# per-epoch steps
+
+
+def _write_seed(writer: StoreWriter, path: Path, items: list[tuple[int, dict[str, np.ndarray], np.ndarray]]) -> None:
+    """Write one seed's buffered recorded epochs, each run of consecutive indices in one write."""
+    start = 0
+    while start < len(items):
+        stop = start + 1
+        while stop < len(items) and items[stop][0] == items[stop - 1][0] + 1:
+            stop += 1
+        run = items[start:stop]
+        acts = {name: np.stack([it[1][name] for it in run]) for name in run[0][1]}
+        vals = np.stack([it[2] for it in run])
+        writer.write(path, run[0][0], acts, {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)})
+        start = stop
+
+
+def _flush(setup: _Setup, state: _State, writer: StoreWriter) -> None:
+    """Hand the buffered recorded epochs of every seed to the background writer."""
+    for seed, items in state.pending.items():
+        state.writes.submit(_write_seed, writer, setup.partial(seed), items)
+    state.pending = {}
+    state.pending_bytes = 0
+
+
+def _save_checkpoint(setup: _Setup, engine: _Engine, state: _State, writer: StoreWriter) -> None:
+    _flush(setup, state, writer)  # the stores first: they are never behind the checkpoint
+    state.writes.wait()
+    payload = {
+        "config_hash": setup.chash,
+        "seeds": setup.seeds,
+        "epoch": state.epoch,
+        "engine": engine.state_dict(),
+        "rng": engine.rng_state(),
+        "metrics": [state.metrics[s] for s in setup.seeds],
+        "status": [list(state.status[s]) for s in setup.seeds],
+    }
+    with atomic_path(setup.checkpoint) as tmp:
+        torch.save(payload, tmp)
+
+
+def _end_of_epoch(setup: _Setup, engine: _Engine, state: _State, writer: StoreWriter) -> None:
+    """Evaluate every running seed, buffer recorded activations, checkpoint on schedule."""
+    epoch = state.epoch
+    recorded = epoch in setup.rec_index
+    metrics, acts = engine.evaluate(epoch, recorded)
+    has_eval = setup.idx_eval.numel() > 0
+    for i, seed in enumerate(setup.seeds):
+        if state.status[seed][0] != "running":
+            continue
+        vals = metrics[i]
+        state.metrics[seed].append([epoch, *vals.tolist()])
+        if not (math.isfinite(vals[0]) and (math.isfinite(vals[2]) or not has_eval)):
+            state.status[seed] = ("diverged", f"non-finite loss at epoch {epoch}")
+            log.info("seed %d: non-finite loss at epoch %d; stopping this seed", seed, epoch)
+            continue
+        if recorded and acts is not None:
+            state.pending.setdefault(seed, []).append((setup.rec_index[epoch], acts[i], vals))
+            state.pending_bytes += sum(a.nbytes for a in acts[i].values())
+    if state.pending_bytes >= FLUSH_BYTES:
+        _flush(setup, state, writer)
+    if epoch > 0 and epoch % setup.checkpoint_every == 0 and epoch < setup.epochs:
+        _save_checkpoint(setup, engine, state, writer)
+
+
+def _finish(setup: _Setup, state: _State, writer: StoreWriter) -> None:
+    """Flush, finalise and move every store into place, then write the metrics CSV."""
+    _flush(setup, state, writer)
+    state.writes.wait()
+    for seed in setup.seeds:
+        status, reason = state.status[seed]
+        status = "ok" if status == "running" else status
+        writer.finalize(setup.partial(seed), status, reason, int(state.metrics[seed][-1][0]))
+    for seed in setup.seeds:
+        replace(setup.partial(seed), setup.stores[seed])
+    lines = [",".join(METRIC_COLUMNS)]
+    for seed in sorted(setup.seeds):
+        for epoch, *vals in state.metrics[seed]:
+            lines.append(",".join([str(seed), str(int(epoch))] + [repr(float(v)) for v in vals]))
+    write_text_atomic(setup.metrics_csv, "\n".join(lines) + "\n")
+    setup.checkpoint.unlink(missing_ok=True)
+
+
+def _progress_bar(setup: _Setup, start: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    seeds = setup.seeds
+    who = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]} ({len(seeds)})"
+    return tqdm(
+        total=setup.epochs, initial=start, disable=not progress, file=sys.stderr,
+        desc=f"{setup.cfg['study']} {who}", unit="epoch",
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points
+
+
+def _train(
+    cfg: dict[str, Any],
+    seeds: Sequence[int],
+    stores: dict[int, Path],
+    metrics_csv: Path,
+    workdir: Path,
+    progress: bool,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+    writer: StoreWriter | None = None,
+    threads: int | None = None,
+    batched: bool | None = None,
+) -> None:
+    writer = writer or StoreWriter()
+    setup = _setup(cfg, seeds, stores, metrics_csv, workdir)
+    with _deterministic_torch(int(threads or cfg["training"]["threads"])):
+        engine = _make_engine(setup, batched)
+        state = _init_or_resume(setup, engine, writer)
+        try:
+            _epochs(setup, engine, state, writer, progress, on_epoch_end)
+            _finish(setup, state, writer)
+        finally:
+            state.writes.close()
+
+
+def _epochs(
+    setup: _Setup,
+    engine: _Engine,
+    state: _State,
+    writer: StoreWriter,
+    progress: bool,
+    on_epoch_end: Callable[[int], None] | None,
+) -> None:
+    """Epoch 0 (the initialisation) unless resumed, then train until the last epoch or until
+    every seed has diverged."""
+    if state.epoch < 0:
+        state.epoch = 0
+        _end_of_epoch(setup, engine, state, writer)
+    bar = _progress_bar(setup, state.epoch, progress)
+    t0, first = time.monotonic(), state.epoch
+    try:
+        while state.epoch < setup.epochs and any(state.active(setup.seeds)):
+            engine.train_epoch(state.active(setup.seeds))
+            state.epoch += 1
+            _end_of_epoch(setup, engine, state, writer)
+            bar.update(1)
+            if on_epoch_end is not None:
+                on_epoch_end(state.epoch)
+    finally:
+        bar.close()
+    done = state.epoch - first
+    if done and progress:
+        elapsed = time.monotonic() - t0
+        print(f"trained {len(setup.seeds)} seed(s) x {done} epochs in {elapsed:.1f} s "
+              f"({done / elapsed:.1f} epochs/s)", file=sys.stderr)
+
+
+def train_group(
+    cfg: dict[str, Any],
+    seeds: Sequence[int],
+    outdir: str | Path,
+    metrics: str | Path,
+    workdir: str | Path,
+    progress: bool = True,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+    writer: StoreWriter | None = None,
+    threads: int | None = None,
+) -> None:
+    """Train the networks of several seeds together; write one store per seed and one metrics CSV.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated config with every default filled (sections dataset, model, training,
+        record; see the schema).
+    seeds : sequence of int
+        Network seeds (initial weights, batch order, noise); each seed's result is bit-identical
+        to training it alone.
+    outdir : path
+        Gets ``seed<s>.zarr`` per seed, each moved into place atomically at the end.
+    metrics : path
+        CSV with :data:`~infoplane.tables.METRIC_COLUMNS` for every seed and epoch, sorted by
+        (seed, epoch); written after the stores.
+    workdir : path
+        The group's checkpoint and partial stores; a rerun with the same config and seeds resumes.
+    progress : bool
+        A progress bar on stderr (epochs per second and time left).
+    on_epoch_end : callable(epoch), optional
+        Called after every epoch's evaluation, recording and checkpoint (tests inject faults here).
+    writer : StoreWriter, optional
+        Writes the stores (tests inject faults here).
+    threads : int, optional
+        torch intra-op threads; default ``training.threads``.
+
+    Notes
+    -----
+    A seed whose loss becomes non-finite at epoch N stops there without raising: its store holds
+    the epochs recorded so far (later ones NaN) with attrs ``status="diverged"`` and
+    ``reason="non-finite loss at epoch N"``, and its metrics end at epoch N; the other seeds go on.
+    """
+    outdir = Path(outdir)
+    stores = {int(s): outdir / f"seed{int(s)}.zarr" for s in seeds}
+    _train(cfg, seeds, stores, Path(metrics), Path(workdir), progress, on_epoch_end=on_epoch_end, writer=writer,
+           threads=threads)
 
 
 def train_run(
@@ -256,183 +807,10 @@ def train_run(
     metrics_csv: str | Path,
     workdir: str | Path,
     progress: bool = True,
+    **options: Any,
 ) -> None:
-    """Train one network, record its activations and write the store and metrics.
+    """Train one seed (a group of one) into ``out_store`` and ``metrics_csv``.
 
-    Parameters
-    ----------
-    cfg : dict
-        The validated config with every default filled (sections dataset, model, training,
-        record; see the schema).
-    seed : int
-        Network seed: initial weights, batch order and noise.
-    out_store : path
-        Final activation store (Zarr directory); replaced atomically at the end.
-    metrics_csv : path
-        Per-epoch losses and accuracies (written after the store).
-    workdir : path
-        Checkpoint and partial store; a rerun resumes from here.
-    progress : bool
-        Show a tqdm bar on stderr.
-
-    Notes
-    -----
-    A non-finite loss at epoch N stops training without raising: the store then holds the
-    epochs recorded so far (later ones NaN) with attrs ``status="diverged"`` and
-    ``reason="non-finite loss at epoch N"``, and the metrics CSV ends at epoch N.
+    ``options`` are :func:`train_group`'s keyword options (on_epoch_end, writer, threads).
     """
-    from infoplane.config import config_hash
-
-    out_store, metrics_csv, workdir = Path(out_store), Path(metrics_csv), Path(workdir)
-    seed = int(seed)
-    chash = config_hash(cfg)
-    dcfg, tcfg, rcfg = cfg["dataset"], cfg["training"], cfg.get("record", {})
-    samples = rcfg.get("samples", rcfg.get("on", "all"))
-    if samples not in ("all", "eval"):
-        raise ValueError(f"record.samples={samples!r}; choose all or eval")
-    epochs = int(tcfg["epochs"])
-    batch_size = int(tcfg["batch_size"])
-    ckpt_every = int(tcfg.get("checkpoint_every", 100))
-    fail_at = int(os.environ.get(FAIL_AT_EPOCH_ENV, "-1") or -1)
-
-    data = load_dataset(dcfg["name"], dcfg.get("root"), dcfg.get("size"), dcfg.get("split", "test"))
-    idx_train_np, idx_eval_np = train_eval_split(data.n, float(dcfg["train_fraction"]), int(dcfg["split_seed"]))
-    if samples == "eval" and len(idx_eval_np) == 0:
-        raise ValueError("record.samples='eval' but the evaluation split is empty (dataset.train_fraction=1)")
-    rec = record_epochs(epochs, int(rcfg.get("num_epochs", 30)), rcfg.get("spacing", "log"), bool(rcfg.get("include_init", True)))
-    rec_index = {int(e): i for i, e in enumerate(rec)}
-    rec_ids = np.arange(data.n, dtype=np.int64) if samples == "all" else idx_eval_np
-    is_train = np.zeros(data.n, dtype=bool)
-    is_train[idx_train_np] = True
-
-    with _deterministic_torch(int(tcfg.get("threads", 1))):
-        x_all = torch.from_numpy(data.x)
-        y_all = torch.from_numpy(data.y)
-        idx_train, idx_eval = torch.from_numpy(idx_train_np), torch.from_numpy(idx_eval_np)
-        x_train, y_train = x_all[idx_train].contiguous(), y_all[idx_train].contiguous()
-        x_rec = x_all[torch.from_numpy(rec_ids)].contiguous()
-        n_train = x_train.shape[0]
-
-        model = build_model(cfg["model"], data.input_shape, data.n_classes, generator=_generator(seed, "init"))
-        has_noise = float(cfg["model"].get("noise", 0.0)) > 0
-        optimizer = _make_optimizer(model, tcfg)
-        g_shuffle = _generator(seed, "shuffle")
-        g_noise = _generator(seed, "noise") if has_noise else None
-
-        workdir.mkdir(parents=True, exist_ok=True)
-        ckpt_path, partial = workdir / CHECKPOINT, workdir / PARTIAL_STORE
-        state = _load_checkpoint(ckpt_path, chash, seed) if _partial_matches(partial, chash, seed) else None
-        metrics: list[list[float]]
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            g_shuffle.set_state(state["rng_shuffle"])
-            if g_noise is not None:
-                g_noise.set_state(state["rng_noise"])
-            start = int(state["epoch"])
-            metrics = [list(r) for r in state["metrics"]]
-            log.info("seed %d: resuming from the checkpoint of epoch %d in %s", seed, start, workdir)
-        else:
-            if ckpt_path.exists():
-                log.info("seed %d: checkpoint in %s is from another config or seed (or damaged); starting fresh", seed, workdir)
-            for stale in (ckpt_path, ckpt_path.with_name(CHECKPOINT + ".tmp")):
-                stale.unlink(missing_ok=True)
-            shutil.rmtree(partial, ignore_errors=True)
-            act_store.create_store(
-                partial,
-                layers=model.layer_sizes(),
-                epochs=rec,
-                sample_id=rec_ids,
-                label=data.y[rec_ids],
-                is_train=is_train[rec_ids],
-                inputs=data.x[rec_ids],
-                attrs=_store_attrs(cfg, seed, chash, data, samples),
-            )
-            start = 0
-            metrics = []
-
-        def eval_gen(stream: str, epoch: int) -> torch.Generator | None:
-            return _generator(seed, stream, epoch) if has_noise else None
-
-        def checkpoint(epoch: int) -> None:
-            _save_checkpoint(
-                ckpt_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng_shuffle": g_shuffle.get_state(),
-                    "rng_noise": g_noise.get_state() if g_noise is not None else torch.zeros(0, dtype=torch.uint8),
-                    "epoch": epoch,
-                    "config_hash": chash,
-                    "seed": seed,
-                    "metrics": metrics,
-                },
-            )
-
-        def end_of_epoch(epoch: int) -> bool:
-            """Evaluate, record, checkpoint; False when the loss is not finite."""
-            vals = _evaluate(model, x_all, y_all, idx_train, idx_eval, eval_gen("eval_noise", epoch))
-            metrics.append([epoch, *vals])
-            finite = math.isfinite(vals[0]) and (math.isfinite(vals[2]) or len(idx_eval_np) == 0)
-            if not finite:
-                return False
-            if epoch in rec_index:
-                acts = model.forward_layers(x_rec, generator=eval_gen("record_noise", epoch))
-                act_store.write_epoch(
-                    partial,
-                    rec_index[epoch],
-                    {k: v.numpy() for k, v in acts.items()},
-                    dict(zip(act_store.EPOCH_VARS, vals)),
-                )
-            if epoch % ckpt_every == 0 or epoch in rec_index:
-                checkpoint(epoch)
-            if epoch == fail_at:
-                raise TrainingInterrupted(f"{FAIL_AT_EPOCH_ENV}={fail_at}: simulated interruption after epoch {epoch}")
-            return True
-
-        status, reason = "ok", ""
-        ok = True
-        if start == 0 and not metrics:
-            ok = end_of_epoch(0)
-            if not ok:
-                status, reason = "diverged", "non-finite loss at epoch 0"
-
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=epochs,
-            initial=start,
-            disable=not progress,
-            file=sys.stderr,
-            desc=f"{cfg.get('study', '')} seed {seed}",
-            unit="epoch",
-            mininterval=1.0,
-        )
-        loss_fn = F.nll_loss if model.output_kind == "log_probs" else F.cross_entropy
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        post_every = max(1, epochs // 200)
-        try:
-            for epoch in range(start + 1, epochs + 1) if ok else ():
-                model.train()
-                perm = torch.randperm(n_train, generator=g_shuffle)
-                for b in range(0, n_train, batch_size):
-                    sel = perm[b : b + batch_size]
-                    loss = loss_fn(model(x_train[sel], g_noise), y_train[sel])
-                    for p in params:  # = optimizer.zero_grad(set_to_none=True), without its overhead
-                        p.grad = None
-                    loss.backward()
-                    optimizer.step()
-                model.eval()
-                if not end_of_epoch(epoch):
-                    status, reason = "diverged", f"non-finite loss at epoch {epoch}"
-                    break
-                bar.update(1)
-                if epoch % post_every == 0:
-                    bar.set_postfix(loss=f"{metrics[-1][1]:.4f}", acc=f"{metrics[-1][2]:.3f}", refresh=False)
-        finally:
-            bar.close()
-
-    act_store.finalize_store(partial, status=status, reason=reason, epochs_trained=int(metrics[-1][0]))
-    _move_store(partial, out_store)
-    _write_metrics_csv(metrics_csv, metrics, seed)
-    ckpt_path.unlink(missing_ok=True)
+    _train(cfg, [int(seed)], {int(seed): Path(out_store)}, Path(metrics_csv), Path(workdir), progress, **options)

@@ -20,30 +20,32 @@ With ``noise > 0`` a :class:`RelativeGaussianNoise` layer sits before every line
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from infoplane.models.batched import BatchedMLP
 from infoplane.models.noise import RelativeGaussianNoise
 
-KINDS = ("mlp", "conv")
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "linear")
+_ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "linear": nn.Identity,
+}
+#: Implemented names (the config schema lists the same choices for config files).
+ACTIVATIONS = tuple(_ACTIVATION_MODULES)
 INITS = ("truncated_normal", "default")
 
-__all__ = ["ACTIVATIONS", "INITS", "KINDS", "LayeredNet", "RelativeGaussianNoise", "build_model"]
+__all__ = ["ACTIVATIONS", "INITS", "KINDS", "BatchedMLP", "LayeredNet", "RelativeGaussianNoise", "build_model"]
 
 
 def _activation(name: str) -> nn.Module:
-    return {
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "sigmoid": nn.Sigmoid,
-        "leaky_relu": nn.LeakyReLU,
-        "linear": nn.Identity,
-    }[name]()
+    return _ACTIVATION_MODULES[name]()
 
 
 class _Block(nn.Module):
@@ -178,19 +180,12 @@ def _noise(sigma: float) -> list[nn.Module]:
     return [RelativeGaussianNoise(sigma)] if sigma > 0 else []
 
 
-def _build_mlp(cfg: dict[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
-    widths = cfg.get("widths", [10, 7, 5, 4, 3])
-    if not isinstance(widths, (list, tuple)) or not widths or any(
-        isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths
-    ):
-        raise ValueError(f"model.widths={widths!r}: need a non-empty list of positive integers")
-    activation = cfg.get("activation", "tanh")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"model.activation={activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+def _build_mlp(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
+    activation = _choose("model.activation", cfg["activation"], ACTIVATIONS)
     blocks: list[tuple[str, nn.Module]] = []
     d_in = int(np.prod(input_shape))
     first = [nn.Flatten()] if len(input_shape) > 1 else []
-    for i, w in enumerate(widths):
+    for i, w in enumerate(cfg["widths"]):
         ops = (first if i == 0 else []) + _noise(sigma) + [nn.Linear(d_in, int(w)), _activation(activation)]
         blocks.append((str(i + 1), _Block(ops)))
         d_in = int(w)
@@ -199,10 +194,10 @@ def _build_mlp(cfg: dict[str, Any], input_shape: tuple[int, ...], n_classes: int
     return LayeredNet(blocks, "logits", input_shape, n_classes, record_last_block=False)
 
 
-def _build_conv(cfg: dict[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
+def _build_conv(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
     if len(input_shape) != 3:
         raise ValueError(f"model.kind='conv' needs image inputs (channels, height, width); got input shape {input_shape}")
-    pool = bool(cfg.get("pool", True))
+    pool = bool(cfg["pool"])
     c, h, w = input_shape
     sizes = []
     for step in ("conv", "pool", "conv", "conv") if pool else ("conv", "conv", "conv"):
@@ -226,21 +221,38 @@ def _build_conv(cfg: dict[str, Any], input_shape: tuple[int, ...], n_classes: in
     return LayeredNet(blocks, "log_probs", input_shape, n_classes, record_last_block=True)
 
 
+def _choose(key: str, value: str, allowed: Sequence[str]) -> str:
+    """``value`` if it names an implementation here; a ValueError for library callers otherwise
+    (config files never get here with a bad value: the schema is checked first)."""
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r}; choose one of {', '.join(allowed)}")
+    return value
+
+
+_BUILDERS = {"mlp": _build_mlp, "conv": _build_conv}
+KINDS = tuple(_BUILDERS)
+
+
 def build_model(
-    model_cfg: dict[str, Any],
-    input_shape: tuple[int, ...],
+    model_cfg: Mapping[str, Any],
+    input_shape: Sequence[int],
     n_classes: int,
     generator: torch.Generator | None = None,
 ) -> LayeredNet:
-    """Build and initialise a network from the ``model`` section of a config.
+    """Build and initialise a network from the ``model`` section of a validated config.
 
     Parameters
     ----------
-    model_cfg : dict
-        Keys kind, widths, activation, init, noise, pool (see the config schema).
-    input_shape : tuple of int
+    model_cfg : mapping
+        The ``model`` section with every key (kind, widths, activation, init, noise, pool) as the
+        config schema defines and validates them (``infoplane.config.validate_config`` fills the
+        defaults). Only what the schema cannot know is checked here: the names of the
+        implementations (a ValueError for a library caller with a typo) and whether the input
+        shape fits the conv net.
+    input_shape : sequence of int
         Shape of one input, e.g. (12,) or (1, 28, 28).
     n_classes : int
+        Number of output units (classes).
     generator : torch.Generator, optional
         Source of the initial weights; default ``torch.Generator().manual_seed(0)``. Torch's
         global RNG is never used for the weights.
@@ -248,21 +260,11 @@ def build_model(
     Raises
     ------
     ValueError
-        Unknown kind/activation/init, bad widths, negative noise, or inputs too small for conv.
+        Unknown kind/activation/init, or inputs too small for (or not images for) the conv net.
     """
-    kind = model_cfg.get("kind", "mlp")
-    if kind not in KINDS:
-        raise ValueError(f"model.kind={kind!r}; choose one of {', '.join(KINDS)}")
-    init = model_cfg.get("init", "truncated_normal")
-    if init not in INITS:
-        raise ValueError(f"model.init={init!r}; choose one of {', '.join(INITS)}")
-    sigma = model_cfg.get("noise", 0.0)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma >= 0:
-        raise ValueError(f"model.noise={sigma!r} must be a number >= 0")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ValueError(f"n_classes={n_classes!r} must be an integer >= 2")
-    input_shape = tuple(int(s) for s in input_shape)
-    builder = _build_mlp if kind == "mlp" else _build_conv
-    model = builder(model_cfg, input_shape, int(n_classes), float(sigma))
+    builder = _BUILDERS[_choose("model.kind", model_cfg["kind"], KINDS)]
+    init = _choose("model.init", model_cfg["init"], INITS)
+    shape = tuple(int(s) for s in input_shape)
+    model = builder(model_cfg, shape, int(n_classes), float(model_cfg["noise"]))
     _init_(model, init, generator if generator is not None else torch.Generator().manual_seed(0))
     return model

@@ -32,7 +32,8 @@ class RelativeGaussianNoise(torch.nn.Module):
                 "RelativeGaussianNoise needs an explicit torch.Generator (model.noise > 0); "
                 "pass generator= to forward / forward_layers"
             )
-        eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device)
+        eps = eps.to(x.device)  # a CPU generator gives the same draws on every device
         return torch.addcmul(x, x, eps, value=self.sigma)  # x + sigma * x * eps, one kernel
 
     def extra_repr(self) -> str:
