@@ -104,6 +104,16 @@ def parallel_threads(tasks: int, node_cpus: int | None = None, scheduler: str | 
     return max(1, min(int(tasks), cap))
 
 
+def serial_estimation(cfg: Mapping[str, Any]) -> bool:
+    """Whether a network study's estimation jobs are cheapest serial (1 CPU): every estimator is
+    cheap per (layer, epoch) (binning), so Dask workers would cost more to start than they save
+    (measured: 25 seeds x 280 epochs x 7 layers of binning, 13-17 CPU s serially, 37-39 with 2
+    workers; benchmarks/estimate_stage.py)."""
+    from infoplane.estimators.base import is_cheap
+
+    return all(is_cheap(e["name"]) for e in cfg.get("estimators", []))
+
+
 def estimation_mem_mb(cfg: Mapping[str, Any], threads: int) -> int:
     """Memory (MB) of an estimation job with ``threads`` worker processes: the main process plus
     per worker a process and :data:`WORKING_COPIES` float64 copies of the widest layer."""

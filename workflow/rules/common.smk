@@ -235,6 +235,10 @@ def _node_cpus():
 def estimate_threads(wildcards):
     from infoplane.cluster import dask_scheduler, estimation_tasks, parallel_threads
 
+    from infoplane.cluster import serial_estimation
+
+    if serial_estimation(config):
+        return 1
     seeds = len(SEED_GROUPS[wildcards.group])
     return parallel_threads(
         estimation_tasks(config, seeds), _node_cpus(), dask_scheduler(config)

@@ -98,6 +98,10 @@ class Estimator:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     accepts_sample_ids: ClassVar[bool] = False
+    #: Whether one (layer, epoch) estimate takes well under a millisecond (binning): then an
+    #: estimation job is cheapest serial, since Dask workers cost seconds to start
+    #: (:func:`infoplane.cluster.parallel_threads`).
+    cheap: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = [p for p in params if p not in self.defaults]
@@ -147,6 +151,14 @@ def accepts_sample_ids(name: str) -> bool:
     if name not in _REGISTRY:
         raise ValueError(f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}")
     return bool(_REGISTRY[name].accepts_sample_ids)
+
+
+def is_cheap(name: str) -> bool:
+    """Whether the estimator registered as ``name`` is cheap per call (see :class:`Estimator`)."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}")
+    return bool(_REGISTRY[name].cheap)
 
 
 def is_discrete(a: np.ndarray) -> bool:
