@@ -146,6 +146,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> None:
+    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics."""
+    sp.add_argument("--out-csv", required=True)
+    sp.add_argument("--out-nc", required=True)
+    sp.add_argument("--out-metrics", required=metrics_required, default=None)
+
+
 def cmd_collect_sweep(args: argparse.Namespace) -> int:
     from infoplane.collect import collect_sweep
     from infoplane.config import load_config
@@ -316,9 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])
-    sp.add_argument("--out-csv", required=True)
-    sp.add_argument("--out-nc", required=True)
-    sp.add_argument("--out-metrics", default=None)
+    _add_table_outputs(sp, metrics_required=False)
 
     sp = add("figures", cmd_figures,
              "Draw a network study's figures (infoplane.plots.NETWORK_FIGURES, PNG and PDF) from its tables.")
@@ -333,9 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--conditions", nargs="+", required=True, help="Condition names, one per --mi/--metrics table.")
     sp.add_argument("--mi", nargs="+", required=True, help="Each condition's mi.csv, in --conditions order.")
     sp.add_argument("--metrics", nargs="+", required=True, help="Each condition's metrics.csv, in --conditions order.")
-    sp.add_argument("--out-csv", required=True)
-    sp.add_argument("--out-nc", required=True)
-    sp.add_argument("--out-metrics", required=True)
+    _add_table_outputs(sp, metrics_required=True)
 
     sp = add("sweep-figure", cmd_sweep_figure,
              "Draw a sweep's information planes (one panel per condition) from the study's mi.csv.")

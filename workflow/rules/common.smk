@@ -144,7 +144,9 @@ def get_estimation_stores(wildcards, input):
 
 
 def get_x_compressor(wildcards):
-    return [f"{RESULTS}/{wildcards.cond}compressors/x.npz"] if uses_x_compressor() else []
+    return (
+        [f"{RESULTS}/{wildcards.cond}compressors/x.npz"] if uses_x_compressor() else []
+    )
 
 
 def get_x_compressor_arg(wildcards, input):

@@ -148,7 +148,10 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
         notes_text,
         save_figure,
     )
-    from infoplane.plots.sweep import sweep_information_plane, sweep_information_plane_figure
+    from infoplane.plots.sweep import (
+        sweep_information_plane,
+        sweep_information_plane_figure,
+    )
     from infoplane.plots.synthetic_figures import (
         SYNTHETIC_SUMMARY_COLUMNS,
         synthetic_images,

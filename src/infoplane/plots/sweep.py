@@ -12,23 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
 
 from infoplane.plots.data import TableLike, layer_order, load_table
-from infoplane.plots.network import _bottom_legend, _error_kind, _layer_label, _mi_data, _MIData, _plane_layer
+from infoplane.plots.network import _mi_data, _MIData, _plane_layer, plane_keys
 from infoplane.plots.style import (
     BITS,
-    EPOCH_CMAP,
     MARKERS,
     OutSpec,
     canvas,
     epoch_norm,
-    epoch_ticks,
-    g_format,
     layer_palette,
     save_figure,
     seeds_phrase,
@@ -84,18 +78,7 @@ def sweep_information_plane_figure(
                     ax.set_ylabel(f"I(T;Y) {BITS}")
                 if r == rows - 1:
                     ax.set_xlabel(f"I(X;T) {BITS}")
-        handles = [
-            Line2D([], [], color=colours[layer], marker=markers[layer], markerfacecolor="white",
-                   markeredgecolor=colours[layer], lw=1.4, label=_layer_label(layer))
-            for layer in layers
-        ]
-        _bottom_legend(body, handles, [str(h.get_label()) for h in handles],
-                       f"layer (error bars: {_error_kind(n_seeds)})")
-        cbar = body.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=EPOCH_CMAP), ax=axes.ravel().tolist(),
-                             shrink=0.9, pad=0.02)
-        cbar.set_ticks(epoch_ticks(float(norm.vmax or 1.0)))
-        cbar.ax.yaxis.set_major_formatter(FuncFormatter(g_format))
-        cbar.set_label("epoch (symlog scale)")
+        plane_keys(body, axes.ravel().tolist(), layers, colours, markers, n_seeds, norm)
         suptitle(body, title or "Information plane per condition", seeds_phrase(n_seeds, n_excluded))
     return fig
 
