@@ -119,6 +119,10 @@ def expected_fresh_plan(cfg: dict) -> dict[str, int]:
         if kind in cfg:
             plan.update({f"{kind}_grid": 1, f"{kind}_figure": 1})
             plan["stage_config"] = plan.get("stage_config", 0) + 1
+    if "synthetic" in cfg:  # one autoencoder per (image, seed), from its own stage config
+        syn = cfg["synthetic"]
+        plan["synthetic_autoencoder"] = len(syn["images"]) * len(syn["seeds"])
+        plan["stage_config"] += 1
     return plan
 
 
