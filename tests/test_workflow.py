@@ -93,7 +93,12 @@ def test_snakefmt_is_clean():
 
 def expected_fresh_plan(cfg: dict) -> dict[str, int]:
     """The jobs of a study that has never run: from the config, by infoplane's own rules."""
-    from infoplane.config import condition_configs, seed_groups, stage_hash, validate_config
+    from infoplane.config import (
+        condition_configs,
+        seed_groups,
+        stage_hash,
+        validate_config,
+    )
 
     cfg = validate_config(cfg)
     plan: dict[str, int] = {}
