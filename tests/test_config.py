@@ -148,7 +148,8 @@ def _changed_stages(tiny_config, edit) -> set[str]:
         (lambda c: c["training"].update(lr=0.5), {"train", "compress", "estimate", "collect"}),
         (lambda c: c["training"].update(threads=2), {"train", "compress", "estimate", "collect"}),
         (lambda c: c["training"].update(seeds_per_job=2), set()),
-        (lambda c: c.update(study="other"), {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic", "synthetic_autoencoder"}),
+        (lambda c: c.update(study="other"), {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic",
+                                               "synthetic_autoencoder", "sweep"}),
     ],
     ids=["figures", "estimator", "analysis", "compression", "seed", "training", "threads", "seeds_per_job", "study"],
 )

@@ -93,24 +93,41 @@ def test_snakefmt_is_clean():
 
 def expected_fresh_plan(cfg: dict) -> dict[str, int]:
     """The jobs of a study that has never run: from the config, by infoplane's own rules."""
-    from infoplane.config import seed_groups, validate_config
+    from infoplane.config import (
+        condition_configs,
+        seed_groups,
+        stage_hash,
+        validate_config,
+    )
 
     cfg = validate_config(cfg)
     plan: dict[str, int] = {}
     if "model" in cfg:
-        groups = len(seed_groups(cfg))
+        conds = condition_configs(cfg)  # one condition, the study itself, without a sweep
+        n = len(conds)
+        groups = len(seed_groups(cfg)) * n
         comp = cfg["compression"]
         compress = comp["x"]["method"] != "none" or comp["layers"]["method"] != "none"
-        plan.update(train=groups, estimate=groups, collect=1, figures=1)
-        plan["stage_config"] = 5 if compress else 4  # train, [compress,] estimate, collect, figures
+        plan.update(train=groups, estimate=groups, collect=n, figures=n)
+        stages = ["train", "compress", "estimate", "collect", "figures"] if compress else [
+            "train", "estimate", "collect", "figures"]
+        # One stage config per distinct (stage, hash): conditions with equal sections share one.
+        plan["stage_config"] = len({(s, stage_hash(c, s)) for s in stages for c in conds.values()})
         if compress:
             plan["compress"] = groups
         if comp["x"]["method"] != "none":
-            plan["fit_x_compressor"] = 1
+            plan["fit_x_compressor"] = n
+        if "sweep" in cfg:
+            plan.update(collect_sweep=1, sweep_figure=1)
+            plan["stage_config"] += 1
     for kind in ("validation", "synthetic"):
         if kind in cfg:
             plan.update({f"{kind}_grid": 1, f"{kind}_figure": 1})
             plan["stage_config"] = plan.get("stage_config", 0) + 1
+    if "synthetic" in cfg:  # one autoencoder per (image, seed), from its own stage config
+        syn = cfg["synthetic"]
+        plan["synthetic_autoencoder"] = len(syn["images"]) * len(syn["seeds"])
+        plan["stage_config"] += 1
     return plan
 
 

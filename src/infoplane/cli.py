@@ -101,6 +101,33 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> None:
+    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics."""
+    sp.add_argument("--out-csv", required=True)
+    sp.add_argument("--out-nc", required=True)
+    sp.add_argument("--out-metrics", required=metrics_required, default=None)
+
+
+def cmd_collect_sweep(args: argparse.Namespace) -> int:
+    from infoplane.collect import collect_sweep
+    from infoplane.config import load_config
+    from infoplane.provenance import provenance_attrs
+
+    cfg = load_config(args.config)
+    collect_sweep(cfg, args.conditions, args.mi, args.metrics, args.out_csv, args.out_nc, args.out_metrics,
+                  provenance_attrs(cfg))
+    return 0
+
+
+def cmd_sweep_figure(args: argparse.Namespace) -> int:
+    from infoplane.config import load_config
+    from infoplane.plots import sweep_information_plane
+
+    cfg = load_config(args.config)
+    sweep_information_plane(args.mi, args.out, title=f"Information plane per condition: {cfg['study']}")
+    return 0
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
     from infoplane.plots import network_figures
@@ -252,9 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])
-    sp.add_argument("--out-csv", required=True)
-    sp.add_argument("--out-nc", required=True)
-    sp.add_argument("--out-metrics", default=None)
+    _add_table_outputs(sp, metrics_required=False)
 
     sp = add("figures", cmd_figures,
              "Draw a network study's figures (infoplane.plots.NETWORK_FIGURES, PNG and PDF) from its tables.")
@@ -262,6 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
     sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
     sp.add_argument("--outdir", required=True)
+
+    sp = add("collect-sweep", cmd_collect_sweep,
+             "Stack a sweep's per-condition tables into the study's mi.csv, mi.nc and metrics.csv.")
+    sp.add_argument("--config", required=True, help="The sweep stage config (sections study, sweep).")
+    sp.add_argument("--conditions", nargs="+", required=True, help="Condition names, one per --mi/--metrics table.")
+    sp.add_argument("--mi", nargs="+", required=True, help="Each condition's mi.csv, in --conditions order.")
+    sp.add_argument("--metrics", nargs="+", required=True, help="Each condition's metrics.csv, in --conditions order.")
+    _add_table_outputs(sp, metrics_required=True)
+
+    sp = add("sweep-figure", cmd_sweep_figure,
+             "Draw a sweep's information planes (one panel per condition) from the study's mi.csv.")
+    sp.add_argument("--config", required=True)
+    sp.add_argument("--mi", required=True, help="The sweep study's MI table (with a condition column).")
+    sp.add_argument("--out", required=True, help="Output path without suffix (.png and .pdf are written).")
 
     for name, func, help_ in (
         ("validation", cmd_validation, "Run the estimator-validation grid (distributions with known MI)."),

@@ -3,6 +3,10 @@
 ``mi/seed<s>.csv`` -> ``mi.csv`` (and ``mi.nc``, the same table as an xarray Dataset with dims
 (estimator, seed, layer, epoch)), ``metrics/seed<s>.csv`` -> ``metrics.csv``. Every file is
 written atomically (:mod:`infoplane.atomic`) with a provenance sidecar beside each CSV.
+
+A sweep study (config key ``sweep``) collects each condition as above under
+``<study>/<condition>/`` and then stacks the conditions with :func:`collect_sweep`: the study's
+tables get the sweep columns :func:`infoplane.tables.sweep_columns` in front of the usual ones.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from infoplane.estimation import (
     to_dataset,
 )
 from infoplane.atomic import write_atomic
-from infoplane.tables import METRIC_COLUMNS
+from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, sweep_columns
 
 PathLike = str | Path
 
@@ -92,4 +96,85 @@ def collect_study(
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
     if metrics_paths and out_metrics is not None:
         written.append(write_table(collect_metrics(metrics_paths), out_metrics, attrs))
+    return written
+
+
+def _with_condition(df: pd.DataFrame, name: str, overrides: Mapping[str, Any]) -> pd.DataFrame:
+    """``df`` with the sweep columns of condition ``name`` in front."""
+    from infoplane.config import sweep_value
+
+    front = pd.DataFrame({"condition": [name] * len(df)}, index=df.index)
+    for key, value in overrides.items():
+        front[key] = [sweep_value(key, value)] * len(df)
+    return pd.concat([front, df], axis=1)
+
+
+def sweep_tables(
+    cfg: Mapping[str, Any],
+    conditions: Sequence[str],
+    mi_paths: Sequence[PathLike],
+    metrics_paths: Sequence[PathLike],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack a sweep's per-condition MI and metrics tables (one path of each per condition).
+
+    Returns the MI table (:func:`infoplane.tables.sweep_columns` then
+    :data:`~infoplane.tables.MI_COLUMNS`, bits) and the metrics table (sweep columns then
+    :data:`~infoplane.tables.METRIC_COLUMNS`), conditions in the order given.
+
+    Raises
+    ------
+    ValueError
+        If a condition is not one of the config's sweep, or the path lists differ in length.
+    """
+    from infoplane.config import sweep_conditions
+
+    known = sweep_conditions(cfg)
+    if not (len(conditions) == len(mi_paths) == len(metrics_paths)):
+        raise ValueError(f"{len(conditions)} conditions but {len(mi_paths)} MI and {len(metrics_paths)} metrics tables")
+    unknown = [c for c in conditions if c not in known]
+    if unknown:
+        raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
+    mi = [_with_condition(collect_tables([p]), c, known[c]) for c, p in zip(conditions, mi_paths)]
+    met = [_with_condition(collect_metrics([p]), c, known[c]) for c, p in zip(conditions, metrics_paths)]
+    columns = sweep_columns(cfg)
+    mi_df, met_df = pd.concat(mi, ignore_index=True), pd.concat(met, ignore_index=True)
+    return mi_df[[*columns, *[c for c in mi_df.columns if c not in columns]]], met_df
+
+
+def sweep_dataset(mi: pd.DataFrame, attrs: Mapping[str, Any]):
+    """A sweep's MI table as an xarray Dataset with dims (condition, estimator, seed, layer,
+    epoch); MI in bits, each swept key a coordinate along ``condition`` (NaN where a condition
+    lacks an estimator)."""
+    import xarray as xr
+
+    keys = [c for c in mi.columns if c not in MI_COLUMNS and c != "condition"]
+    parts = []
+    for name, sub in mi.groupby("condition", sort=False):
+        ds = to_dataset(sub[list(MI_COLUMNS)].reset_index(drop=True))
+        parts.append(ds.expand_dims(condition=[name]))
+    ds = xr.concat(parts, dim="condition", join="outer")
+    first = mi.drop_duplicates("condition").set_index("condition")
+    for key in keys:
+        ds = ds.assign_coords({key: ("condition", first.loc[list(ds["condition"].values), key].tolist())})
+    ds.attrs.update({k: str(v) for k, v in attrs.items()})
+    return ds
+
+
+def collect_sweep(
+    cfg: Mapping[str, Any],
+    conditions: Sequence[str],
+    mi_paths: Sequence[PathLike],
+    metrics_paths: Sequence[PathLike],
+    out_csv: PathLike,
+    out_nc: PathLike,
+    out_metrics: PathLike,
+    attrs: Mapping[str, Any],
+) -> list[Path]:
+    """Write a sweep study's ``mi.csv``, ``mi.nc`` and ``metrics.csv`` from its conditions'
+    tables (see :func:`sweep_tables`, :func:`sweep_dataset`); returns the written paths."""
+    mi, metrics = sweep_tables(cfg, conditions, mi_paths, metrics_paths)
+    written = [write_table(mi, out_csv, attrs)]
+    ds = sweep_dataset(mi, attrs)
+    written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
+    written.append(write_table(metrics, out_metrics, attrs))
     return written

@@ -45,6 +45,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "validation": ("study", "validation"),
     "synthetic": ("study", "synthetic"),
     "synthetic_autoencoder": ("study", "synthetic"),
+    "sweep": ("study", "sweep"),
 }
 #: Stages that read only some keys of a section: the rest is left out of their config and hash
 #: (the synthetic study's independent autoencoders do not depend on its estimators, compressions
@@ -255,6 +256,8 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str |
     try:
         if stage is None:
             _check_study_sections(filled)
+            if "sweep" in filled:
+                _check_sweep(dict(cfg), source)
         else:
             _check_stage_sections(filled, stage)
             filled = {key: filled[key] for key in STAGE_SECTIONS[stage]}
@@ -262,6 +265,106 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str |
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return filled
+
+
+# ---- Sweeps: a grid of conditions in one study -------------------------------------------------
+
+#: The config keys a ``sweep`` section may vary (dotted paths), in the order condition names
+#: list them (whatever the order in the file).
+SWEEP_KEYS: tuple[str, ...] = (
+    "model.activation", "model.widths", "training.batch_size", "training.lr",
+    "dataset.train_fraction", "estimators",
+)
+
+
+def _value_text(key: str, value: Any) -> str:
+    """How a swept value appears in a condition name and in the tables' sweep columns."""
+    if key == "estimators":
+        return "+".join(estimator_label(entry) if isinstance(entry, Mapping) else str(entry) for entry in value)
+    if isinstance(value, (list, tuple)):
+        return "x".join(_value_text(key, v) for v in value)
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def sweep_value(key: str, value: Any) -> Any:
+    """The value of sweep key ``key`` in the tables' ``<key>`` column: numbers and strings as they
+    are, lists as their text in the condition name (``[10, 7]`` -> ``"10x7"``, estimator lists
+    as their labels joined by ``+``)."""
+    return _value_text(key, value) if isinstance(value, (list, tuple)) else value
+
+
+def condition_name(overrides: Mapping[str, Any]) -> str:
+    """A condition's name from its swept values, keys in :data:`SWEEP_KEYS` order:
+    ``{"training.lr": 0.001, "model.activation": "relu"}`` -> ``"activation-relu_lr-0.001"``.
+
+    Derived from the values, not list positions: adding a value to a sweep renames no
+    existing condition.
+    """
+    parts = [f"{key.rsplit('.', 1)[-1]}-{_value_text(key, overrides[key])}" for key in SWEEP_KEYS if key in overrides]
+    return "_".join(parts)
+
+
+def sweep_conditions(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The conditions of a study's ``sweep`` section: name -> {dotted key: value}.
+
+    Every combination of the swept values (keys in :data:`SWEEP_KEYS` order, values in config
+    order); ``{}`` for a study without a sweep.
+    """
+    import itertools
+
+    sweep = cfg.get("sweep") or {}
+    keys = [key for key in SWEEP_KEYS if key in sweep]
+    out: dict[str, dict[str, Any]] = {}
+    for values in itertools.product(*(sweep[key] for key in keys)):
+        overrides = dict(zip(keys, values))
+        out[condition_name(overrides)] = overrides
+    return out
+
+
+def condition_config(cfg: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The base config (without ``sweep``) with each dotted key of ``overrides`` set to its value."""
+    out = copy.deepcopy({key: value for key, value in cfg.items() if key != "sweep"})
+    for key, value in overrides.items():
+        *sections, leaf = key.split(".")
+        node = out
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = copy.deepcopy(value)
+    return out
+
+
+def _check_sweep(raw: dict[str, Any], source: str) -> None:
+    """Every swept value is valid where it goes, and no two values of a key share a name."""
+    if "model" not in raw:
+        raise ConfigError("sweep: a sweep varies a network study; this config has no model/training sections")
+    for key in SWEEP_KEYS:
+        names: dict[str, Any] = {}
+        for value in raw["sweep"].get(key, []):
+            try:
+                validate_config(condition_config(raw, {key: value}), source="")
+            except ConfigError as exc:
+                raise ConfigError(f"sweep.{key}: value {value!r}: {str(exc).removeprefix(': ')}") from None
+            name = _value_text(key, value)
+            if name in names:
+                raise ConfigError(f"sweep.{key}: values {names[name]!r} and {value!r} both give the condition name "
+                                  f"{key.rsplit('.', 1)[-1]}-{name}; drop one (or give estimator entries distinct labels)")
+            names[name] = value
+    for name, overrides in sweep_conditions(raw).items():
+        try:
+            validate_config(condition_config(raw, overrides), source="")
+        except ConfigError as exc:
+            raise ConfigError(f"sweep: condition {name}: {str(exc).removeprefix(': ')}") from None
+
+
+def condition_configs(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A validated study's conditions: name -> its validated config (base + overrides, no
+    ``sweep``). A study without a sweep is one condition named ``""`` (the study itself)."""
+    if "sweep" not in cfg:
+        return {"": dict(cfg)}
+    return {name: validate_config(condition_config(cfg, overrides), source=f"sweep condition {name}")
+            for name, overrides in sweep_conditions(cfg).items()}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

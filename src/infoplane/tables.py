@@ -6,11 +6,29 @@ MI is in bits in every table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 #: The MI table (``mi/seed<s>.csv``, ``mi.csv``): one row per (seed, layer, epoch, estimator).
 MI_COLUMNS: tuple[str, ...] = (
     "seed", "layer", "layer_index", "epoch", "estimator",
     "I_XT", "I_TY", "I_XT_se", "I_TY_se", "status", "reason",
 )
+
+
+def sweep_columns(cfg: Mapping[str, Any]) -> tuple[str, ...]:
+    """The extra columns in front of :data:`MI_COLUMNS` and :data:`METRIC_COLUMNS` in a sweep
+    study's ``mi.csv`` and ``metrics.csv`` (each condition's own tables under
+    ``<study>/<condition>/`` have none): ``condition`` (its name, e.g.
+    ``activation-relu_lr-0.001``) and one column per swept key, named by the dotted key (e.g.
+    ``model.activation``, ``training.lr``) in :data:`infoplane.config.SWEEP_KEYS` order, holding
+    the condition's value (lists as in the name: widths ``10x7x5``, estimator labels joined by
+    ``+``). ``()`` for a study without a sweep."""
+    from infoplane.config import SWEEP_KEYS
+
+    sweep = cfg.get("sweep") or {}
+    return ("condition", *[key for key in SWEEP_KEYS if key in sweep]) if sweep else ()
+
 
 #: The loss/accuracy table (``metrics/seed<s>.csv``, ``metrics.csv``): one row per (seed, epoch).
 METRIC_COLUMNS: tuple[str, ...] = ("seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc")

@@ -1,10 +1,12 @@
 # Validation of the config at load time, paths and input functions. No lambdas in rules.
 import os
+import re
 import sys
 
 from infoplane.config import (
     STAGE_SECTIONS,
     ConfigError,
+    condition_configs,
     seed_groups,
     stage_hash,
     validate_config,
@@ -26,6 +28,13 @@ config.update(_validated)
 
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
+# A sweep (config key `sweep`) is a grid of conditions: condition directory ("<name>/") -> its
+# config (base + overrides). A study without a sweep is one condition, "", the study itself: its
+# paths and jobs are exactly those of a study that knows nothing of sweeps.
+SWEEP = "sweep" in config
+CONDITIONS = {
+    (f"{name}/" if name else ""): cfg for name, cfg in condition_configs(config).items()
+}
 
 # A run that was SIGKILLed leaves Snakemake's directory lock behind; release it (only in the main
 # process, and only when no other Snakemake run works in this directory) so that the plain
@@ -45,10 +54,16 @@ wildcard_constraints:
     group=r"seeds(-\d+)+",
     stage="|".join(STAGE_SECTIONS),
     hash=r"[0-9a-f]{16}",
+    cond="(?:" + "|".join(re.escape(c) for c in CONDITIONS) + ")",
 
 
 def is_network_study():
     return "model" in config
+
+
+def cond_config(wildcards):
+    """The config of the job's condition (the study's config without a sweep)."""
+    return CONDITIONS[wildcards.cond]
 
 
 def uses_x_compressor():
@@ -62,24 +77,35 @@ def uses_compression():
     )
 
 
-def stage_config_file(stage):
+def stage_config_file(stage, cfg=config):
     """The config file a stage's jobs read: `.config/<stage>-<hash>.yaml`, where the hash covers
     only the sections that stage reads (infoplane.config.STAGE_SECTIONS). The jobs take it as an
     input, so a change to a section reruns exactly the stages that read it (and what follows);
     the file itself is written by rule stage_config, never while the workflow is parsed.
     """
-    return f"{RESULTS}/.config/{stage}-{stage_hash(config, stage)}.yaml"
+    return f"{RESULTS}/.config/{stage}-{stage_hash(cfg, stage)}.yaml"
+
+
+def stage_input(stage):
+    """Input function: the stage config of the job's condition (conditions with equal sections
+    share one file)."""
+
+    def config_file(wildcards):
+        return stage_config_file(stage, cond_config(wildcards))
+
+    return config_file
 
 
 def write_stage_file(stage, expected_hash, path):
     """Write a stage config (the body of rule stage_config); refuses a stale hash."""
-    found = stage_hash(config, stage)
-    if found != expected_hash:
-        raise ValueError(
-            f"{path}: the study config's {stage} sections now hash to {found}, not "
-            f"{expected_hash}; ask for {CONFIG_FILES[stage]} instead"
-        )
-    write_stage_config(config, stage, path)
+    for cfg in [config, *CONDITIONS.values()]:
+        if stage_hash(cfg, stage) == expected_hash:
+            write_stage_config(cfg, stage, path)
+            return
+    raise ValueError(
+        f"{path}: no condition's {stage} sections hash to {expected_hash} any more; "
+        f"ask for {CONFIG_FILES[stage]} instead"
+    )
 
 
 CONFIG_FILES = {stage: stage_config_file(stage) for stage in STAGE_SECTIONS}
@@ -110,7 +136,7 @@ def get_activation_stores(wildcards, input):
 
 def get_estimation_dir(wildcards):
     kind = "compressed" if uses_compression() else "activations"
-    return f"{RESULTS}/{kind}/{wildcards.group}"
+    return f"{RESULTS}/{wildcards.cond}{kind}/{wildcards.group}"
 
 
 def get_estimation_stores(wildcards, input):
@@ -118,7 +144,9 @@ def get_estimation_stores(wildcards, input):
 
 
 def get_x_compressor(wildcards):
-    return [f"{RESULTS}/compressors/x.npz"] if uses_x_compressor() else []
+    return (
+        [f"{RESULTS}/{wildcards.cond}compressors/x.npz"] if uses_x_compressor() else []
+    )
 
 
 def get_x_compressor_arg(wildcards, input):
@@ -126,7 +154,7 @@ def get_x_compressor_arg(wildcards, input):
 
 
 def get_first_group_dir(wildcards):
-    return f"{RESULTS}/activations/{FIRST_GROUP}"
+    return f"{RESULTS}/{wildcards.cond}activations/{FIRST_GROUP}"
 
 
 def get_first_store(wildcards, input):
@@ -134,33 +162,52 @@ def get_first_store(wildcards, input):
 
 
 def get_mi_tables(wildcards):
-    return expand(f"{RESULTS}/mi/{{group}}.csv", group=SEED_GROUPS)
+    return expand(f"{RESULTS}/{wildcards.cond}mi/{{group}}.csv", group=SEED_GROUPS)
 
 
 def get_metric_tables(wildcards):
-    return expand(f"{RESULTS}/metrics/{{group}}.csv", group=SEED_GROUPS)
+    return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
+
+
+def get_condition_tables(name):
+    """Input function of the sweep's collect: every condition's `name` table, in sweep order."""
+
+    def tables(wildcards):
+        return [f"{RESULTS}/{cond}{name}" for cond in CONDITIONS]
+
+    return tables
+
+
+def get_condition_names(wildcards):
+    return " ".join(cond.rstrip("/") for cond in CONDITIONS)
 
 
 from infoplane.plots.names import (
     FIGURE_FORMATS,
     NETWORK_FIGURES,
     REPORT_CATEGORY,
+    SWEEP_FIGURES,
     SYNTHETIC_FIGURES,
     VALIDATION_FIGURES,
 )
 
 
-def figure_files(figures, formats=FIGURE_FORMATS):
-    return expand(f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=figures, ext=formats)
+def figure_files(figures, formats=FIGURE_FORMATS, cond=""):
+    return expand(
+        f"{RESULTS}/{cond}figures/{{fig}}.{{ext}}",
+        fig=figures,
+        ext=formats,
+        allow_missing=True,
+    )
 
 
-def report_figures(figures):
+def report_figures(figures, cond=""):
     """The PNGs of `figures`, each in the report with its caption and category."""
     from snakemake.io import report as in_report
 
     return [
         in_report(
-            f"{RESULTS}/figures/{fig}.png",
+            f"{RESULTS}/{cond}figures/{fig}.png",
             caption=f"../report/{fig}.rst",
             category=REPORT_CATEGORY[fig],
         )
@@ -172,7 +219,10 @@ def get_final_outputs():
     outputs = []
     if is_network_study():
         outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
-        outputs += figure_files(NETWORK_FIGURES)
+        for cond in CONDITIONS:
+            outputs += figure_files(NETWORK_FIGURES, cond=cond)
+        if SWEEP:
+            outputs += figure_files(SWEEP_FIGURES)
     if "validation" in config:
         outputs += [
             f"{RESULTS}/validation.csv",
@@ -240,15 +290,16 @@ def estimate_threads(wildcards):
     if serial_estimation(config):
         return 1
     seeds = len(SEED_GROUPS[wildcards.group])
+    cfg = cond_config(wildcards)
     return parallel_threads(
-        estimation_tasks(config, seeds), _node_cpus(), dask_scheduler(config)
+        estimation_tasks(cfg, seeds), _node_cpus(), dask_scheduler(config)
     )
 
 
 def estimate_mem_mb(wildcards, threads, attempt):
     from infoplane.cluster import estimation_mem_mb
 
-    return estimation_mem_mb(config, threads) * attempt
+    return estimation_mem_mb(cond_config(wildcards), threads) * attempt
 
 
 def train_threads(wildcards):
@@ -258,7 +309,8 @@ def train_threads(wildcards):
 def train_mem_mb(wildcards, attempt):
     from infoplane.cluster import training_mem_mb
 
-    return training_mem_mb(config, len(SEED_GROUPS[wildcards.group])) * attempt
+    seeds = len(SEED_GROUPS[wildcards.group])
+    return training_mem_mb(cond_config(wildcards), seeds) * attempt
 
 
 def grid_threads(wildcards):

@@ -4,14 +4,14 @@
 
 rule fit_x_compressor:
     input:
-        config=CONFIG_FILES["compress"],
+        config=stage_input("compress"),
         acts=get_first_group_dir,
     output:
-        f"{RESULTS}/compressors/x.npz",
+        f"{RESULTS}/{{cond}}compressors/x.npz",
     log:
-        f"{RESULTS}/logs/fit_x_compressor/x.log",
+        f"{RESULTS}/{{cond}}logs/fit_x_compressor/x.log",
     benchmark:
-        f"{RESULTS}/benchmarks/fit_x_compressor/x.tsv"
+        f"{RESULTS}/{{cond}}benchmarks/fit_x_compressor/x.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -26,15 +26,15 @@ rule fit_x_compressor:
 
 rule compress:
     input:
-        config=CONFIG_FILES["compress"],
-        acts=f"{RESULTS}/activations/{{group}}",
+        config=stage_input("compress"),
+        acts=f"{RESULTS}/{{cond}}activations/{{group}}",
         x_compressor=get_x_compressor,
     output:
-        directory(f"{RESULTS}/compressed/{{group}}"),
+        directory(f"{RESULTS}/{{cond}}compressed/{{group}}"),
     log:
-        f"{RESULTS}/logs/compress/{{group}}.log",
+        f"{RESULTS}/{{cond}}logs/compress/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/compress/{{group}}.tsv"
+        f"{RESULTS}/{{cond}}benchmarks/compress/{{group}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -51,14 +51,14 @@ rule compress:
 
 rule estimate:
     input:
-        config=CONFIG_FILES["estimate"],
+        config=stage_input("estimate"),
         stores=get_estimation_dir,
     output:
-        f"{RESULTS}/mi/{{group}}.csv",
+        f"{RESULTS}/{{cond}}mi/{{group}}.csv",
     log:
-        f"{RESULTS}/logs/estimate/{{group}}.log",
+        f"{RESULTS}/{{cond}}logs/estimate/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/estimate/{{group}}.tsv"
+        f"{RESULTS}/{{cond}}benchmarks/estimate/{{group}}.tsv"
     conda:
         "../../environment.yml"
     threads: estimate_threads
@@ -74,19 +74,19 @@ rule estimate:
 
 rule collect:
     input:
-        config=CONFIG_FILES["collect"],
+        config=stage_input("collect"),
         mi=get_mi_tables,
         metrics=get_metric_tables,
     output:
         csv=report(
-            f"{RESULTS}/mi.csv",
+            f"{RESULTS}/{{cond}}mi.csv",
             caption="../report/mi_table.rst",
             category="Tables",
         ),
-        nc=f"{RESULTS}/mi.nc",
-        metrics=f"{RESULTS}/metrics.csv",
+        nc=f"{RESULTS}/{{cond}}mi.nc",
+        metrics=f"{RESULTS}/{{cond}}metrics.csv",
     log:
-        f"{RESULTS}/logs/collect/collect.log",
+        f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
     conda:
         "../../environment.yml"

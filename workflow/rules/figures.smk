@@ -4,14 +4,14 @@
 
 rule figures:
     input:
-        config=CONFIG_FILES["figures"],
-        mi=f"{RESULTS}/mi.csv",
-        metrics=f"{RESULTS}/metrics.csv",
+        config=stage_input("figures"),
+        mi=f"{RESULTS}/{{cond}}mi.csv",
+        metrics=f"{RESULTS}/{{cond}}metrics.csv",
     output:
-        pngs=report_figures(NETWORK_FIGURES),
-        pdfs=figure_files(NETWORK_FIGURES, ["pdf"]),
+        pngs=report_figures(NETWORK_FIGURES, "{cond}"),
+        pdfs=figure_files(NETWORK_FIGURES, ["pdf"], "{cond}"),
     log:
-        f"{RESULTS}/logs/figures/figures.log",
+        f"{RESULTS}/{{cond}}logs/figures/figures.log",
     localrule: True
     conda:
         "../../environment.yml"

@@ -4,14 +4,14 @@
 
 rule train:
     input:
-        config=CONFIG_FILES["train"],
+        config=stage_input("train"),
     output:
-        stores=directory(f"{RESULTS}/activations/{{group}}"),
-        metrics=f"{RESULTS}/metrics/{{group}}.csv",
+        stores=directory(f"{RESULTS}/{{cond}}activations/{{group}}"),
+        metrics=f"{RESULTS}/{{cond}}metrics/{{group}}.csv",
     log:
-        f"{RESULTS}/logs/train/{{group}}.log",
+        f"{RESULTS}/{{cond}}logs/train/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{group}}.tsv"
+        f"{RESULTS}/{{cond}}benchmarks/train/{{group}}.tsv"
     conda:
         "../../environment.yml"
     threads: train_threads
@@ -22,7 +22,7 @@ rule train:
         seeds=get_group_seeds,
         # Each seed checkpoints in <workdir>/seed<s>/ (outside the outputs), so a killed job
         # resumes from its last checkpoint, and keeps the seeds it finished, on `--rerun-incomplete`.
-        workdir=f"{RESULTS}/work/{{group}}",
+        workdir=f"{RESULTS}/{{cond}}work/{{group}}",
     shell:
         "infoplane train --config {input.config} --seeds {params.seeds} "
         "--outdir {output.stores} --metrics {output.metrics} --workdir {params.workdir} "

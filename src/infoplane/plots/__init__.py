@@ -16,13 +16,16 @@ Modules, by what they draw:
 - :mod:`~infoplane.plots.network`: a network study's figures (MI table
   :data:`infoplane.tables.MI_COLUMNS`, metrics table :data:`infoplane.tables.METRIC_COLUMNS`),
   and :func:`network_figures` that writes all of them.
+- :mod:`~infoplane.plots.sweep`: a sweep study's grid of information planes (one panel per
+  condition), from its ``mi.csv`` with the ``condition`` column.
 - :mod:`~infoplane.plots.validation_figures`: the estimator-validation figure, from the
   study's ``validation_summary.csv``.
 - :mod:`~infoplane.plots.synthetic_figures`: the synthetic-images figure, from the study's
   ``synthetic_summary.csv``.
 
 The figure file stems each study writes are listed once, in :mod:`~infoplane.plots.names`
-(:data:`NETWORK_FIGURES`, :data:`VALIDATION_FIGURES`, :data:`SYNTHETIC_FIGURES`, each in
+(:data:`NETWORK_FIGURES`, :data:`SWEEP_FIGURES`, :data:`VALIDATION_FIGURES`,
+:data:`SYNTHETIC_FIGURES`, each in
 :data:`FIGURE_FORMATS`). Importing them is cheap: the figure modules (matplotlib, seaborn,
 scipy; seconds) load on first use of a figure function, so the Snakefile can import the names.
 """
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from infoplane.plots.names import (
     FIGURE_FORMATS,
     NETWORK_FIGURES,
+    SWEEP_FIGURES,
     SYNTHETIC_FIGURES,
     VALIDATION_FIGURES,
 )
@@ -50,6 +54,7 @@ _LAZY = {
          "training_curves_figure"], "network"),
     **dict.fromkeys(
         ["DPI", "OutSpec", "estimator_palette", "layer_palette", "notes_text", "save_figure"], "style"),
+    **dict.fromkeys(["sweep_information_plane", "sweep_information_plane_figure"], "sweep"),
     **dict.fromkeys(
         ["SYNTHETIC_SUMMARY_COLUMNS", "synthetic_images", "synthetic_images_figure",
          "synthetic_summary"], "synthetic_figures"),
@@ -63,6 +68,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "IMPOSSIBLE_BELOW_BITS",
     "NETWORK_FIGURES",
+    "SWEEP_FIGURES",
     "SYNTHETIC_FIGURES",
     "SYNTHETIC_SUMMARY_COLUMNS",
     "VALIDATION_FIGURES",
@@ -88,6 +94,8 @@ __all__ = [
     "notes_text",
     "save_figure",
     "smooth",
+    "sweep_information_plane",
+    "sweep_information_plane_figure",
     "synthetic_images",
     "synthetic_images_figure",
     "synthetic_summary",
@@ -139,6 +147,10 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
         layer_palette,
         notes_text,
         save_figure,
+    )
+    from infoplane.plots.sweep import (
+        sweep_information_plane,
+        sweep_information_plane_figure,
     )
     from infoplane.plots.synthetic_figures import (
         SYNTHETIC_SUMMARY_COLUMNS,

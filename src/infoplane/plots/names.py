@@ -18,6 +18,7 @@ REPORT_CATEGORY: dict[str, str] = {
     "dynamics": "Dynamics",
     "estimator_validation": "Estimator validation",
     "synthetic_images": "Synthetic images",
+    "sweep_information_plane": "Information plane",
 }
 
 #: A network study's figures (:func:`infoplane.plots.network_figures`, ``infoplane figures``).
@@ -28,3 +29,7 @@ VALIDATION_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[4:5]
 
 #: The synthetic-images study's figure (``infoplane plot-table synthetic``).
 SYNTHETIC_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[5:6]
+
+#: A sweep study's figure (one information plane per condition; ``infoplane sweep-figure``),
+#: drawn in addition to each condition's :data:`NETWORK_FIGURES`.
+SWEEP_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[6:7]

@@ -145,6 +145,23 @@ def _plane_layer(ax: plt.Axes, data: _MIData, est: str, layer: str, marker: str,
                alpha=0.4 if data.smoothed is not None else 1.0, zorder=4, gid=f"raw:{est}:{layer}")
 
 
+def plane_keys(body: FigureBase, axes: list[plt.Axes], layers: Sequence[str], colours: Mapping[str, Any],
+               markers: Mapping[str, str], n_seeds: int, norm: Any) -> None:
+    """The information plane's keys: the layer legend under ``body`` and the epoch colour bar
+    beside ``axes``."""
+    handles = [
+        Line2D([], [], color=colours[layer], marker=markers[layer], markerfacecolor="white",
+               markeredgecolor=colours[layer], lw=1.4, label=_layer_label(layer))
+        for layer in layers
+    ]
+    _bottom_legend(body, handles, [str(h.get_label()) for h in handles],
+                   f"layer (error bars: {_error_kind(n_seeds)})")
+    cbar = body.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=EPOCH_CMAP), ax=axes, shrink=0.9, pad=0.02)
+    cbar.set_ticks(epoch_ticks(float(norm.vmax or 1.0)))
+    cbar.ax.yaxis.set_major_formatter(FuncFormatter(g_format))
+    cbar.set_label("epoch (symlog scale)")
+
+
 def information_plane_figure(
     mi: TableLike,
     estimator: str | Sequence[str] | None = None,
@@ -166,18 +183,7 @@ def information_plane_figure(
             ax.set_xlabel(f"I(X;T) {BITS}")
             ax.set_ylabel(f"I(T;Y) {BITS}")
             ax.set_title(f"estimator: {est}")
-        handles = [
-            Line2D([], [], color=data.colours[layer], marker=markers[layer], markerfacecolor="white",
-                   markeredgecolor=data.colours[layer], lw=1.4, label=_layer_label(layer))
-            for layer in data.layers
-        ]
-        _bottom_legend(body, handles, [str(h.get_label()) for h in handles],
-                       f"layer (error bars: {_error_kind(data.n_seeds)})")
-        cbar = body.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=EPOCH_CMAP), ax=list(axes[0]),
-                            shrink=0.9, pad=0.02)
-        cbar.set_ticks(epoch_ticks(float(norm.vmax or 1.0)))
-        cbar.ax.yaxis.set_major_formatter(FuncFormatter(g_format))
-        cbar.set_label("epoch (symlog scale)")
+        plane_keys(body, list(axes[0]), data.layers, data.colours, markers, data.n_seeds, norm)
         suptitle(body, _heading(title, "Information plane", data.study),
                  seeds_phrase(data.n_seeds, data.n_excluded))
     return fig

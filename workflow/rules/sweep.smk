@@ -1,0 +1,49 @@
+# A sweep (config key `sweep`): every condition runs the rules above under
+# results/<study>/<condition>/; these two jobs stack the conditions' tables into the study's
+# mi.csv, mi.nc and metrics.csv (columns `condition` and one per swept key) and draw one
+# information plane per condition. A study without a sweep has neither job.
+
+if SWEEP:
+
+    rule collect_sweep:
+        input:
+            config=CONFIG_FILES["sweep"],
+            mi=get_condition_tables("mi.csv"),
+            metrics=get_condition_tables("metrics.csv"),
+        output:
+            csv=report(
+                f"{RESULTS}/mi.csv",
+                caption="../report/mi_table.rst",
+                category="Tables",
+            ),
+            nc=f"{RESULTS}/mi.nc",
+            metrics=f"{RESULTS}/metrics.csv",
+        log:
+            f"{RESULTS}/logs/collect_sweep/collect_sweep.log",
+        localrule: True
+        conda:
+            "../../environment.yml"
+        params:
+            conditions=get_condition_names,
+        shell:
+            "infoplane collect-sweep --config {input.config} --conditions {params.conditions} "
+            "--mi {input.mi} --metrics {input.metrics} --out-csv {output.csv} "
+            "--out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+
+    rule sweep_figure:
+        input:
+            config=CONFIG_FILES["sweep"],
+            mi=f"{RESULTS}/mi.csv",
+        output:
+            png=report_figures(SWEEP_FIGURES),
+            pdf=figure_files(SWEEP_FIGURES, ["pdf"]),
+        log:
+            f"{RESULTS}/logs/sweep_figure/sweep_figure.log",
+        localrule: True
+        conda:
+            "../../environment.yml"
+        params:
+            stem=get_figure_stem,
+        shell:
+            "infoplane sweep-figure --config {input.config} --mi {input.mi} "
+            "--out {params.stem} 2> {log}"
