@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import TINY_NETWORK_CONFIG
+
 from infoplane.config import ConfigError, config_hash, load_config, validate_config
 
 

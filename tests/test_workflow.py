@@ -356,4 +356,4 @@ def test_train_group_keeps_finished_seeds_when_interrupted(tmp_path, tiny_config
     assert [open_store(tmp_path / "acts" / f"seed{s}.zarr").attrs["seed"] for s in (0, 1)] == [0, 1]
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert list(metrics.columns) == ["seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc"]
-    assert list(zip(metrics["seed"], metrics["epoch"])) == [(s, e) for s in (0, 1) for e in range(4)]
+    assert list(zip(metrics["seed"], metrics["epoch"], strict=True)) == [(s, e) for s in (0, 1) for e in range(4)]

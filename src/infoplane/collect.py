@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from infoplane.atomic import write_atomic
 from infoplane.estimation import (
     collect_tables,
     to_dataset,
 )
-from infoplane.atomic import write_atomic
 from infoplane.tables import METRIC_COLUMNS
 
 PathLike = str | Path

@@ -289,9 +289,10 @@ def _without_scheduling(cfg: Mapping[str, Any], sections: tuple[str, ...]) -> di
     """The given sections of ``cfg`` (None when absent) without the job-scheduling keys."""
     subset = {key: copy.deepcopy(cfg.get(key)) for key in sections}
     for section, keys in _SCHEDULING_KEYS.items():
-        if isinstance(subset.get(section), dict):
+        section_cfg = subset.get(section)
+        if isinstance(section_cfg, dict):
             for key in keys:
-                subset[section].pop(key, None)
+                section_cfg.pop(key, None)
     return subset
 
 

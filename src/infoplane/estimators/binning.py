@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
 
 import numpy as np
 
@@ -39,6 +38,7 @@ __all__ = [
 ]
 
 _INT64_LIMIT = 2**62
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -98,7 +98,7 @@ def _float_view(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)) -> float:
+def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = _FLOAT64) -> float:
     """Half-width, in bins, of the band around each interior edge inside which the arithmetic
     bin ``floor((v - lo) * bins / (hi - lo))`` computed in ``dtype`` may differ from the
     comparison with the float64 edge.
