@@ -142,7 +142,9 @@ def kde_rows(quick: bool) -> list[str]:
     return rows
 
 
-def tanh_layers(count: int, n_bits: int = 12, width: int = 10, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def tanh_layers(
+    count: int, n_bits: int = 12, width: int = 10, seed: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """``count`` tanh layers (2**n_bits, width) of the 12-bit inputs (rows of +-1) through one
     random linear map, at growing gain (0.5 to 20: from a few distinct binned rows to
     saturation), the sample ids and labels (the sign of a random projection of the inputs)."""

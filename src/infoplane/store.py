@@ -82,7 +82,9 @@ def create_store(
     epochs = np.asarray(epochs, dtype=np.int64)
     n_epoch, n_sample = len(epochs), len(sample_id)
     if n_epoch == 0 or n_sample == 0:
-        raise ValueError(f"store {path}: need at least one epoch and one sample (got {n_epoch} epochs, {n_sample} samples)")
+        raise ValueError(
+            f"store {path}: need at least one epoch and one sample (got {n_epoch} epochs, {n_sample} samples)"
+        )
     for name, arr in (("label", label), ("is_train", is_train), ("inputs", inputs)):
         if len(arr) != n_sample:
             raise ValueError(f"store {path}: {name} has {len(arr)} rows, sample_id has {n_sample}")
