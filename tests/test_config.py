@@ -35,14 +35,18 @@ def test_defaults_are_filled(tiny_config):
 @pytest.mark.parametrize(
     "mutate, pattern",
     [
-        (lambda c: c["model"].update(activation="tanhh"), r"model\.activation: 'tanhh' is not allowed \(did you mean \"tanh\"\?\); choose one of tanh, relu"),
+        (lambda c: c["model"].update(activation="tanhh"),
+         r"model\.activation: 'tanhh' is not allowed \(did you mean \"tanh\"\?\); choose one of tanh, relu"),
         (lambda c: c["training"].update(epochs=-3), r"training\.epochs: -3 is out of range; must be >= 1"),
         (lambda c: c["training"].update(epochz=3), r"training: unknown key 'epochz' \(did you mean \"epochs\"\?\)"),
         (lambda c: c.update(estimatorz=[]), r"unknown key 'estimatorz' \(did you mean \"estimators\"\?\)"),
         (lambda c: c["training"].update(lr="fast"), r"training\.lr: 'fast' has the wrong type; expected number"),
-        (lambda c: c["dataset"].update(name="cifar"), r"dataset\.name: 'cifar' is not allowed; choose one of tishby_12bit, mnist, digits"),
-        (lambda c: c["estimators"].__setitem__(0, {"name": "binning", "binz": 3}), r"estimators\[0\]: estimator 'binning' has no parameter 'binz' \(did you mean \"bins\"\?\)"),
-        (lambda c: c["estimators"].__setitem__(0, {"name": "ksgg"}), r"estimators\[0\]: unknown estimator 'ksgg' \(did you mean \"ksg\"\?\)"),
+        (lambda c: c["dataset"].update(name="cifar"),
+         r"dataset\.name: 'cifar' is not allowed; choose one of tishby_12bit, mnist, digits"),
+        (lambda c: c["estimators"].__setitem__(0, {"name": "binning", "binz": 3}),
+         r"estimators\[0\]: estimator 'binning' has no parameter 'binz' \(did you mean \"bins\"\?\)"),
+        (lambda c: c["estimators"].__setitem__(0, {"name": "ksgg"}),
+         r"estimators\[0\]: unknown estimator 'ksgg' \(did you mean \"ksg\"\?\)"),
         (lambda c: c.pop("training"), r"a network study needs .*missing: training"),
         (lambda c: c["dataset"].update(name="mnist"), r"dataset\.root: required for mnist"),
         (lambda c: c["seeds"].append(0), r"seeds: .* has non-unique elements"),
@@ -148,7 +152,8 @@ def _changed_stages(tiny_config, edit) -> set[str]:
         (lambda c: c["training"].update(lr=0.5), {"train", "compress", "estimate", "collect"}),
         (lambda c: c["training"].update(threads=2), {"train", "compress", "estimate", "collect"}),
         (lambda c: c["training"].update(seeds_per_job=2), set()),
-        (lambda c: c.update(study="other"), {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic", "synthetic_autoencoder"}),
+        (lambda c: c.update(study="other"),
+         {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic", "synthetic_autoencoder"}),
     ],
     ids=["figures", "estimator", "analysis", "compression", "seed", "training", "threads", "seeds_per_job", "study"],
 )
@@ -188,7 +193,8 @@ def test_stage_config_of_a_validation_study(tmp_path):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ({"infoplane_stage": "trian", "study": "s"}, r"infoplane_stage: 'trian' is not a stage; choose one of train, compress"),
+        ({"infoplane_stage": "trian", "study": "s"},
+         r"infoplane_stage: 'trian' is not a stage; choose one of train, compress"),
         ({"infoplane_stage": "figures", "study": "s", "figures": {}},
          r"a figures stage config needs study, estimators, figures; missing: estimators"),
         ({"infoplane_stage": "figures", "study": "s", "estimators": [{"name": "binning"}],

@@ -259,7 +259,10 @@ def stage_files(jobs, study: str = "tiny") -> list[str]:
 
 
 def test_figure_option_reruns_only_figures(tiny_run):
-    jobs = plan_after_edit(tiny_run, "smooth", lambda c: c.setdefault("figures", {}).update(smoothing={"enabled": True}))
+    def smooth(c):
+        c.setdefault("figures", {}).update(smoothing={"enabled": True})
+
+    jobs = plan_after_edit(tiny_run, "smooth", smooth)
     assert Counter(rule for rule, _ in jobs) == {"stage_config": 1, "figures": 1}, jobs
     assert stage_files(jobs) == ["figures"]
 
