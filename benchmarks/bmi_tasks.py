@@ -129,7 +129,8 @@ def markdown(results: dict[str, dict], estimators: list[str]) -> str:
         cells += [_cell(res[name], true, ksg_err) for name in estimators]
         lines.append(f"| {tid} | " + " | ".join(cells) + " |")
         reasons += [f"- {tid}, `{name}`: {why}" for name, why in res["reasons"].items()]
-    return "\n".join(lines) + ("\n\nRefusals (last reason per task and estimator):\n" + "\n".join(reasons) if reasons else "")
+    refusals = "\n\nRefusals (last reason per task and estimator):\n" + "\n".join(reasons) if reasons else ""
+    return "\n".join(lines) + refusals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     calls = len(tasks) * len(args.seeds)
     timing = ", ".join(f"`{k}` {v / calls:.2f} s" for k, v in seconds.items())
     text = (
-        f"n = {args.n}, seeds {args.seeds}, neural steps {args.neural_steps}, MI in bits; `!`: off by more than max(0.1 nats, 10 %) "
-        f"and by more than the classic KSG.\n\n{table}\n\nMean seconds per call: {timing}\n"
+        f"n = {args.n}, seeds {args.seeds}, neural steps {args.neural_steps}, MI in bits; "
+        f"`!`: off by more than max(0.1 nats, 10 %) and by more than the classic KSG.\n\n{table}\n\n"
+        f"Mean seconds per call: {timing}\n"
     )
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,8 @@ def run_one(stores: list[str], workers: int) -> None:
     from infoplane.estimation import estimate_stores
 
     cfg = load_config(CONFIG)
-    cpu0 = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    usages = map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    cpu0 = sum(u.ru_utime + u.ru_stime for u in usages)
     t0 = time.perf_counter()
     df = estimate_stores(stores, cfg, workers=workers, progress=False)
     wall = time.perf_counter() - t0

@@ -125,9 +125,9 @@ def kde_rows(quick: bool) -> list[str]:
     for s2 in (1e-3, 0.1):
         res = timed(
             {
-                "ours": lambda: _bounds_table([kde.kde_bounds(t, labels, s2) for t in layers]),
-                "estimator": lambda: kde_estimator_calls(layers, labels, s2),
-                "peer": lambda: _bounds_table([kde.ibsgd_bounds(t, labels, s2) for t in layers]),
+                "ours": lambda s2=s2: _bounds_table([kde.kde_bounds(t, labels, s2) for t in layers]),
+                "estimator": lambda s2=s2: kde_estimator_calls(layers, labels, s2),
+                "peer": lambda s2=s2: _bounds_table([kde.ibsgd_bounds(t, labels, s2) for t in layers]),
             }
         )
         (tp, vp), m = res.pop("peer"), len(layers)
@@ -142,7 +142,9 @@ def kde_rows(quick: bool) -> list[str]:
     return rows
 
 
-def tanh_layers(count: int, n_bits: int = 12, width: int = 10, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def tanh_layers(
+    count: int, n_bits: int = 12, width: int = 10, seed: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """``count`` tanh layers (2**n_bits, width) of the 12-bit inputs (rows of +-1) through one
     random linear map, at growing gain (0.5 to 20: from a few distinct binned rows to
     saturation), the sample ids and labels (the sign of a random projection of the inputs)."""
@@ -214,13 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         for dx, dy in [(1, 1), (5, 5), (25, 25)]:
             x, y, true = gaussian_pairs(n, dx, dy, 0.5, seed=1)
             fns = {
-                "infoplane ksg": lambda: mutual_information(x, y, method="ksg", k=K),
-                "ckdtree": lambda: ckdtree_ksg(x, y),
+                "infoplane ksg": lambda x=x, y=y: mutual_information(x, y, method="ksg", k=K),
+                "ckdtree": lambda x=x, y=y: ckdtree_ksg(x, y),
             }
             if not (n == 10000 and dx == 25):
-                fns["npeet-style"] = lambda: npeet_style_ksg(x, y)
+                fns["npeet-style"] = lambda x=x, y=y: npeet_style_ksg(x, y)
             if dx == 1 and dy == 1:
-                fns["sklearn"] = lambda: sklearn_ksg(x, y)
+                fns["sklearn"] = lambda x=x, y=y: sklearn_ksg(x, y)
             res = timed(fns)
             t_ours, v_ours = res.pop("infoplane ksg")
             for peer, (tp, vp) in res.items():
@@ -236,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     # Both sides run on one thread: timed in CPU seconds of this process (median of 7
     # interleaved runs), which a shared machine's descheduling does not inflate.
     for label, layers in [("float64", layers64), ("float32", [t.astype(np.float32) for t in layers64])]:
-        res = timed({"ours": lambda: infoplane_binning(layers, ids, labels),
-                     "idnns": lambda: idnns_binning(layers, labels)}, repeats=7, clock=time.process_time)
+        res = timed({"ours": lambda layers=layers: infoplane_binning(layers, ids, labels),
+                     "idnns": lambda layers=layers: idnns_binning(layers, labels)}, repeats=7, clock=time.process_time)
         (t_ours, v_ours), (tp, vp) = res["ours"], res["idnns"]
         diff = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(vp))))
         sums = f"sum {sum(v[0] for v in v_ours):.4f} / {sum(v[1] for v in v_ours):.4f}"

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import TINY_NETWORK_CONFIG
+
 from infoplane.config import ConfigError, config_hash, load_config, validate_config
 
 
@@ -70,7 +70,8 @@ def _replace_estimator(**entry):
 
 CONFIG_CASES = [
     # misspelled / unknown keys in the sections test_config.py does not try
-    (_set("record", spacng="log"), r"record: unknown key 'spacng' \(did you mean \"spacing\"\?\); allowed keys: num_epochs"),
+    (_set("record", spacng="log"),
+     r"record: unknown key 'spacng' \(did you mean \"spacing\"\?\); allowed keys: num_epochs"),
     (_set("dataset", nmae="x"), r"dataset: unknown key 'nmae' \(did you mean \"name\"\?\)"),
     (_set("model", width=[3]), r"model: unknown key 'width' \(did you mean \"widths\"\?\)"),
     # YAML reads a bare `on:` as the boolean True (why record.on was renamed to record.samples)
@@ -92,15 +93,21 @@ CONFIG_CASES = [
     (_set(None, study="my study/1"), r"study: 'my study/1' does not match"),
     (_set("analysis", x="idz"), r"analysis\.x: 'idz' is not allowed \(did you mean \"ids\"\?\)"),
     # estimator parameters that do not exist or are invalid
-    (_add_estimator(name="ksg", kk=3), r"estimators\[1\]: estimator 'ksg' has no parameter 'kk' \(did you mean \"k\"\?\); its parameters are: k, seed"),
-    (_add_estimator(name="kde", bandwidth=0.1), r"estimators\[1\]: estimator 'kde' has no parameter 'bandwidth'; its parameters are: noise_variance"),
+    (_add_estimator(name="ksg", kk=3),
+     r"estimators\[1\]: estimator 'ksg' has no parameter 'kk' \(did you mean \"k\"\?\); "
+     r"its parameters are: k, seed"),
+    (_add_estimator(name="kde", bandwidth=0.1),
+     r"estimators\[1\]: estimator 'kde' has no parameter 'bandwidth'; its parameters are: noise_variance"),
     (_add_estimator(name="ksg", k=0), r"estimators\[1\]: ksg: k must be an integer >= 1; got k=0"),
     (_add_estimator(name="ksg", k="five"), r"estimators\[1\]: ksg: k must be an integer >= 1; got k='five'"),
-    (_add_estimator(name="kde", noise_variance=-1), r"estimators\[1\]: kde: noise_variance must be a positive finite number"),
-    (_replace_estimator(name="binning", bins=0), r"estimators\[0\]: binning: bins must be a positive integer; got bins=0"),
+    (_add_estimator(name="kde", noise_variance=-1),
+     r"estimators\[1\]: kde: noise_variance must be a positive finite number"),
+    (_replace_estimator(name="binning", bins=0),
+     r"estimators\[0\]: binning: bins must be a positive integer; got bins=0"),
     (_replace_estimator(name="binning", range=[1, -1]), r"estimators\[0\]: binning: range must satisfy lo < hi"),
     (_replace_estimator(bins=3), r"estimators\.0: 'name' is a required property"),
-    (_add_estimator(name="binning", bins=10), r"estimators: two estimators share the label 'binning'; give each a distinct `label`"),
+    (_add_estimator(name="binning", bins=10),
+     r"estimators: two estimators share the label 'binning'; give each a distinct `label`"),
 ]
 
 
@@ -119,7 +126,8 @@ def test_bad_config_file_one_line(tmp_path, mutate, pattern):
 def test_config_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- study: x\n")
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: the config must be a mapping of keys to values, got list")):
+    message = f"{path}: the config must be a mapping of keys to values, got list"
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path)
 
 
@@ -142,7 +150,9 @@ def test_cli_check_config_unknown_estimator_parameter(tmp_path):
     cfg["estimators"] = [{"name": "ksg", "neighbours": 3}]
     path = write_cfg(tmp_path / "bad.yaml", cfg)
     line = one_error_line(cli("check-config", str(path)), "check-config")
-    assert re.search(r"estimators\[0\]: estimator 'ksg' has no parameter 'neighbours'; its parameters are: k, seed, jitter, backend", line), line
+    pattern = (r"estimators\[0\]: estimator 'ksg' has no parameter 'neighbours'; "
+               r"its parameters are: k, seed, jitter, backend")
+    assert re.search(pattern, line), line
 
 
 @pytest.mark.slow
@@ -177,9 +187,11 @@ def test_cli_train_dataset_size_larger_than_dataset(tmp_path):
 @pytest.mark.parametrize(
     "name, content, pattern",
     [
-        ("t10k-images-idx3-ubyte", b"<html><body>404 Not Found</body></html>" * 4, r"t10k-images-idx3-ubyte: not an MNIST IDX file .*magic number"),
+        ("t10k-images-idx3-ubyte", b"<html><body>404 Not Found</body></html>" * 4,
+         r"t10k-images-idx3-ubyte: not an MNIST IDX file .*magic number"),
         ("t10k-images-idx3-ubyte", b"", r"t10k-images-idx3-ubyte: not an IDX file \(only 0 bytes\)"),
-        ("t10k-images-idx3-ubyte.gz", b"<html><body>404 Not Found</body></html>" * 4, r"t10k-images-idx3-ubyte\.gz: cannot read the IDX file \(Not a gzipped file"),
+        ("t10k-images-idx3-ubyte.gz", b"<html><body>404 Not Found</body></html>" * 4,
+         r"t10k-images-idx3-ubyte\.gz: cannot read the IDX file \(Not a gzipped file"),
     ],
     ids=["html-instead-of-idx", "empty-file", "html-instead-of-gzip"],
 )
@@ -236,7 +248,8 @@ def test_store_from_another_config_is_refused(trained):
     from infoplane.store import check_store
 
     check_store(trained["store"], config_hash(trained["cfg"]))
-    expected = f"store {trained['store']} was made by config {config_hash(trained['cfg'])}, expected {trained['other_hash']}"
+    expected = (f"store {trained['store']} was made by config {config_hash(trained['cfg'])}, "
+                f"expected {trained['other_hash']}")
     with pytest.raises(ValueError, match=re.escape(expected)):
         check_store(trained["store"], trained["other_hash"])
 

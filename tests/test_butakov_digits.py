@@ -38,8 +38,8 @@ DIGITS_CFG = {
 
 @pytest.fixture(scope="module")
 def digits_table(tmp_path_factory):
-    from infoplane.estimation import estimate_stores
     from infoplane.compressed import compress_store, fit_x_compressor
+    from infoplane.estimation import estimate_stores
     from infoplane.training import train_run
 
     work = tmp_path_factory.mktemp("digits")

@@ -87,7 +87,8 @@ def test_missing_slurm_skips_with_the_install_command(monkeypatch):
     monkeypatch.setattr(local_slurm.shutil, "which", lambda name: None)
     monkeypatch.setattr(local_slurm, "_installed", lambda name: False)
     reason = why_unavailable()
-    assert reason.startswith("SLURM/munge not installed (munged, mungekey, slurmctld") and "apt-get install -y slurm-wlm munge" in reason
+    assert reason.startswith("SLURM/munge not installed (munged, mungekey, slurmctld")
+    assert "apt-get install -y slurm-wlm munge" in reason
 
 
 def test_parse_sinfo_marks_the_default_partition():

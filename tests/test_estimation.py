@@ -4,10 +4,9 @@ degenerate, damaged and foreign stores."""
 
 from __future__ import annotations
 
-import warnings
-
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np

@@ -28,7 +28,7 @@ def plugin_mi_reference(x_rows, y_rows) -> float:
     xs = [tuple(np.atleast_1d(r).tolist()) for r in x_rows]
     ys = [tuple(np.atleast_1d(r).tolist()) for r in y_rows]
     n = len(xs)
-    cx, cy, cxy = Counter(xs), Counter(ys), Counter(zip(xs, ys))
+    cx, cy, cxy = Counter(xs), Counter(ys), Counter(zip(xs, ys, strict=True))
     return sum(c / n * math.log2(c * n / (cx[a] * cy[b])) for (a, b), c in cxy.items())
 
 
@@ -288,7 +288,7 @@ def test_binning_codes_match_dict_reference(width, bins):
     assert m == len({tuple(r) for r in d.tolist()})
     # equal rows <-> equal codes
     first = {}
-    for row, c in zip(map(tuple, d.tolist()), codes.tolist()):
+    for row, c in zip(map(tuple, d.tolist()), codes.tolist(), strict=True):
         assert first.setdefault(row, c) == c
 
 
@@ -343,7 +343,8 @@ def test_relabelling_labels_invariance(method):
     y = rng.integers(0, 3, 900)
     x = np.tanh(y[:, None] + rng.standard_normal((900, 2)))
     relabelled = np.array([7, -2, 40])[y]
-    assert mutual_information(x, y, method=method) == pytest.approx(mutual_information(x, relabelled, method=method), abs=1e-9)
+    expected = mutual_information(x, relabelled, method=method)
+    assert mutual_information(x, y, method=method) == pytest.approx(expected, abs=1e-9)
 
 
 def test_ksg_monotone_map_invariance():
@@ -385,7 +386,7 @@ def test_compiled_ksg_backends_equal_tree(n, dx, dy, rounded):
     assert ref[0].min() > 0  # no sample with k exact duplicates: the strict counts are defined
     for backend in ("strip", "fused", "auto"):
         got = ksg_counts(x, y, 5, backend)
-        for a, b, what in zip(ref, got, ("eps", "n_x", "n_y")):
+        for a, b, what in zip(ref, got, ("eps", "n_x", "n_y"), strict=True):
             assert np.array_equal(a, b), f"{backend}: {what} differs from the tree at {np.flatnonzero(a != b)[:5]}"
 
 
@@ -398,12 +399,12 @@ def test_fused_ksg_odd_row_blocks_equal_tree(monkeypatch):
     x, y, _ = gaussian_pairs(999, 2, 3, 0.6, seed=11)
     ref = ksg_counts(x, y, 4, "tree")
     got = ksg_counts(x, y, 4, "fused")
-    for a, b in zip(ref, got):
+    for a, b in zip(ref, got, strict=True):
         assert np.array_equal(a, b)
     # the one-dimensional strip pass on three threads too
     monkeypatch.setattr(knn, "_ROWS_PER_THREAD_1D", 300)
     ref = ksg_counts(x[:, :1], y[:, :1], 4, "tree")
-    for a, b in zip(ref, ksg_counts(x[:, :1], y[:, :1], 4, "strip")):
+    for a, b in zip(ref, ksg_counts(x[:, :1], y[:, :1], 4, "strip"), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -453,7 +454,7 @@ def test_ksg_without_jitter_on_duplicates_raises():
 def test_ksg_counts_match_slow_reference():
     x, y, _ = gaussian_pairs(200, 1, 2, 0.5, seed=9)
     eps, nx, ny = ksg_counts(x, y, 3, "tree")
-    assert all(np.array_equal(a, b) for a, b in zip((eps, nx, ny), ksg_counts(x, y, 3, "strip")))
+    assert all(np.array_equal(a, b) for a, b in zip((eps, nx, ny), ksg_counts(x, y, 3, "strip"), strict=True))
     for i in range(200):
         dxi = np.abs(x - x[i]).max(axis=1)
         dyi = np.abs(y - y[i]).max(axis=1)

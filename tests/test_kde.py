@@ -100,7 +100,8 @@ def _mixture_entropy_mc(centres: np.ndarray, s2: float, m: int, rng: np.random.G
     """Monte Carlo entropy (nats) and its standard error of (1/N) sum_i N(centres_i, s2 I)."""
     n, d = centres.shape
     t = centres[rng.integers(0, n, m)] + math.sqrt(s2) * rng.standard_normal((m, d))
-    logp = logsumexp(-cdist(t, centres, "sqeuclidean") / (2 * s2), axis=1) - math.log(n) - d / 2 * math.log(2 * math.pi * s2)
+    log_norm = math.log(n) + d / 2 * math.log(2 * math.pi * s2)
+    logp = logsumexp(-cdist(t, centres, "sqeuclidean") / (2 * s2), axis=1) - log_norm
     return float(-logp.mean()), float(logp.std() / math.sqrt(m))
 
 

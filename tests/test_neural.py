@@ -106,8 +106,8 @@ def test_network_study_on_12bit_ids_fails_at_config_time_and_runs_on_inputs(tmp_
     ``analysis.x: inputs`` the estimate job gives finite estimates for every estimator."""
     from test_estimation import write_fake_store
 
-    from infoplane.estimation import make_tasks, run_tasks
     from infoplane.config import ConfigError, validate_config
+    from infoplane.estimation import make_tasks, run_tasks
 
     tiny_config["estimators"] = [
         {"name": "binning", "bins": 30, "range": [-1, 1]},

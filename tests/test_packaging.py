@@ -30,7 +30,9 @@ def test_environment_yml_matches_pyproject():
     runtime = {_name(d) for d in project["dependencies"]}
     test_tools = {_name(d) for d in project["optional-dependencies"]["test"]}
     conda_deps = _conda_deps() - {"python", "pip"}
-    assert runtime == conda_deps, f"only in pyproject: {runtime - conda_deps}; only in environment.yml: {conda_deps - runtime}"
+    assert runtime == conda_deps, (
+        f"only in pyproject: {runtime - conda_deps}; only in environment.yml: {conda_deps - runtime}"
+    )
     assert not conda_deps & test_tools, f"test tools belong to pyproject's [test] extra: {conda_deps & test_tools}"
 
 
@@ -77,7 +79,8 @@ def test_check_config_command_reports_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("study: x\nseeds: [0]\ndataset: {name: tishby_12bit}\nmodel: {activation: tahn}\n"
                    "training: {epochs: 3}\nestimators: [{name: binning}]\n")
-    proc = subprocess.run([sys.executable, "-m", "infoplane.cli", "check-config", str(bad)], capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "infoplane.cli", "check-config", str(bad)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

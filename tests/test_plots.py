@@ -501,7 +501,7 @@ def test_information_plane_panels_and_points_are_the_seed_means():
     panels = [ax for ax in fig.axes if ax.get_title().startswith("estimator:")]
     assert [ax.get_title() for ax in panels] == ["estimator: ksg", "estimator: binning"]
     expected = mi.groupby(["estimator", "layer", "epoch"])[["I_XT", "I_TY"]].mean()
-    for ax, est in zip(panels, ("ksg", "binning")):
+    for ax, est in zip(panels, ("ksg", "binning"), strict=True):
         for layer in LAYERS:
             coll = next(c for c in ax.collections if c.get_gid() == f"raw:{est}:{layer}")
             np.testing.assert_allclose(coll.get_offsets(), expected.loc[(est, layer)].to_numpy())

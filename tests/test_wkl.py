@@ -22,8 +22,8 @@ def test_weights_sum_to_one_and_cancel_the_bias_terms(d, k):
     j = np.arange(1, k + 1)
     assert w.shape == (k,)
     assert w.sum() == pytest.approx(1.0, abs=1e-10)
-    for l in range(1, d // 4 + 1):
-        assert float(w @ np.exp(gammaln(j + 2 * l / d) - gammaln(j))) == pytest.approx(0.0, abs=1e-8)
+    for ell in range(1, d // 4 + 1):
+        assert float(w @ np.exp(gammaln(j + 2 * ell / d) - gammaln(j))) == pytest.approx(0.0, abs=1e-8)
     if d < 4:  # no bias constraint: the mean of the k single-neighbour estimates
         np.testing.assert_allclose(w, np.full(k, 1.0 / k))
     assert np.linalg.norm(w) <= MAX_WEIGHT_NORM

@@ -276,7 +276,10 @@ def stage_files(jobs, study: str = "tiny") -> list[str]:
 
 
 def test_figure_option_reruns_only_figures(tiny_run):
-    jobs = plan_after_edit(tiny_run, "smooth", lambda c: c.setdefault("figures", {}).update(smoothing={"enabled": True}))
+    def smooth(c):
+        c.setdefault("figures", {}).update(smoothing={"enabled": True})
+
+    jobs = plan_after_edit(tiny_run, "smooth", smooth)
     assert Counter(rule for rule, _ in jobs) == {"stage_config": 1, "figures": 1}, jobs
     assert stage_files(jobs) == ["figures"]
 
@@ -354,4 +357,4 @@ def test_train_cli_writes_a_store_per_seed_and_one_metrics_table(tmp_path, tiny_
     assert [open_store(tmp_path / "acts" / f"seed{s}.zarr").attrs["seed"] for s in (0, 1)] == [0, 1]
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert list(metrics.columns) == ["seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc"]
-    assert list(zip(metrics["seed"], metrics["epoch"])) == [(s, e) for s in (0, 1) for e in range(4)]
+    assert list(zip(metrics["seed"], metrics["epoch"], strict=True)) == [(s, e) for s in (0, 1) for e in range(4)]

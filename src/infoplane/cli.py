@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--stores", nargs="+", required=True)
     sp.add_argument("--x-compressor", default=None)
-    sp.add_argument("--outdir", required=True, help="Output directory; gets one compressed store per store (same name).")
+    sp.add_argument("--outdir", required=True,
+                    help="Output directory; gets one compressed store per store (same name).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("estimate", cmd_estimate, "Estimate I(X;T) and I(T;Y) for every layer and epoch of the given stores.")
@@ -272,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Activation or compressed stores (.zarr); each store's seed is in its attrs.")
     sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
-    sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
+    sp.add_argument("--scheduler", default=None,
+                    help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, "
+                         "then the config's dask.scheduler).")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("collect", cmd_collect, "Merge per-group MI tables into mi.csv + mi.nc (and metrics).")
@@ -312,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--summary", required=True, help="Output summary table (CSV, bits).")
         sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
         sp.add_argument("--scheduler", default=None,
-                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, then the config's dask.scheduler).")
+                        help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, "
+                             "then the config's dask.scheduler).")
         sp.add_argument("--quiet", action="store_true")
         if name == "synthetic":
             sp.add_argument("--autoencoders", default=None,
@@ -327,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="Output compressor file (.npz).")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("plot-table", cmd_plot_table, "Draw the figure of a validation or synthetic-images study from its summary table.")
+    sp = add("plot-table", cmd_plot_table,
+             "Draw the figure of a validation or synthetic-images study from its summary table.")
     sp.add_argument("kind", choices=["validation", "synthetic"])
     sp.add_argument("--table", required=True,
                     help="The study's summary table (validation_summary.csv or synthetic_summary.csv).")

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from infoplane.atomic import write_atomic
 from infoplane.estimation import (
     collect_tables,
     to_dataset,

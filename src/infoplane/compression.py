@@ -74,9 +74,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported lazily at run time (see _torch)
+    import torch
+    from torch import nn
 
 __all__ = [
     "COMPUTE_THREADS",
@@ -120,7 +124,7 @@ def fixed_threads(n: int = COMPUTE_THREADS, torch_too: bool = True) -> Iterator[
 class Compressor(Protocol):
     """What every compressor provides."""
 
-    def fit(self, x: np.ndarray) -> "Compressor":
+    def fit(self, x: np.ndarray) -> Compressor:
         """Fit on samples ``x`` (n, *input_shape) or flattened (n, d); return self."""
         ...
 
@@ -174,7 +178,7 @@ def _write_npz(path: str | os.PathLike, cls_name: str, params: dict, input_shape
         "input_shape": None if input_shape is None else [int(s) for s in input_shape],
         "fitted": True,
     }
-    arrays = {"__spec__": np.array(json.dumps(header, sort_keys=True))}
+    arrays: dict[str, Any] = {"__spec__": np.array(json.dumps(header, sort_keys=True))}
     for key, value in state.items():
         arrays[f"state/{key}"] = np.asarray(value)
     path = Path(path)
@@ -216,7 +220,7 @@ def _read_npz(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
 class _Base:
     """Common save/load plumbing."""
 
-    _registry: ClassVar[dict[str, type["_Base"]]] = {}
+    _registry: ClassVar[dict[str, type[_Base]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -237,6 +241,18 @@ class _Base:
     def fitted(self) -> bool:
         return self.input_shape is not None
 
+    def fit(self, x: np.ndarray) -> _Base:
+        raise NotImplementedError
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _shape(self) -> tuple[int, ...]:
+        """The fitted input shape; ValueError if not fitted."""
+        if self.input_shape is None:
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit(x) first")
+        return self.input_shape
+
     def _require_fitted(self) -> None:
         if not self.fitted:
             raise ValueError(f"{type(self).__name__} is not fitted; call fit(x) first")
@@ -251,7 +267,7 @@ class _Base:
         _write_npz(path, type(self).__name__, self._params(), self.input_shape, self._state())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "_Base":
+    def load(cls, path: str | os.PathLike) -> _Base:
         """Read a compressor written by :meth:`save`; ValueError if it is of another class."""
         obj = load_compressor(path)
         if cls is not _Base and not isinstance(obj, cls):
@@ -270,13 +286,15 @@ class _Base:
         return flat
 
 
-def load_compressor(path: str | os.PathLike) -> "IdentityCompressor | PCACompressor | ConvAutoencoder | MLPAutoencoder":
+def load_compressor(path: str | os.PathLike) -> IdentityCompressor | PCACompressor | ConvAutoencoder | MLPAutoencoder:
     """Read any compressor written by ``save`` (the class is taken from the file)."""
     header, state = _read_npz(path)
     cls = _Base._registry.get(header.get("class", ""))
     if cls is None:
         raise ValueError(f"{path} holds unknown compressor class {header.get('class')!r}")
     obj = cls(**header["params"])
+    if not isinstance(obj, IdentityCompressor | PCACompressor | ConvAutoencoder | MLPAutoencoder):
+        raise ValueError(f"{path} holds {header.get('class')!r}, which is not a concrete compressor class")
     obj.input_shape = tuple(header["input_shape"])
     obj._set_state(state)
     return obj
@@ -301,7 +319,7 @@ class IdentityCompressor(_Base):
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         pass
 
-    def fit(self, x: np.ndarray) -> "IdentityCompressor":
+    def fit(self, x: np.ndarray) -> IdentityCompressor:
         arr = _check_samples(x)
         self.input_shape = tuple(arr.shape[1:])
         return self
@@ -313,7 +331,7 @@ class IdentityCompressor(_Base):
     @property
     def output_dim(self) -> int:
         self._require_fitted()
-        return int(np.prod(self.input_shape))
+        return int(np.prod(self._shape()))
 
 
 class PCACompressor(_Base):
@@ -341,12 +359,15 @@ class PCACompressor(_Base):
     def _params(self) -> dict:
         return {"dim": self.dim}
 
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(components, mean, explained_variance); ValueError if not fitted."""
+        if self.components_ is None or self.mean_ is None or self.explained_variance_ is None:
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit(x) first")
+        return self.components_, self.mean_, self.explained_variance_
+
     def _state(self) -> dict[str, np.ndarray]:
-        return {
-            "components": self.components_,
-            "mean": self.mean_,
-            "explained_variance": self.explained_variance_,
-        }
+        components, mean, variance = self._arrays()
+        return {"components": components, "mean": mean, "explained_variance": variance}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.components_ = np.asarray(state["components"], dtype=np.float64)
@@ -356,9 +377,9 @@ class PCACompressor(_Base):
     @property
     def output_dim(self) -> int:
         self._require_fitted()
-        return int(self.components_.shape[0])
+        return int(self._arrays()[0].shape[0])
 
-    def fit(self, x: np.ndarray) -> "PCACompressor":
+    def fit(self, x: np.ndarray) -> PCACompressor:
         from sklearn.decomposition import PCA
 
         arr = _check_samples(x)
@@ -378,8 +399,9 @@ class PCACompressor(_Base):
         """Codes ``(x - mean) @ components.T``, shape (n, k), float64."""
         self._require_fitted()
         flat = self._flat(x).astype(np.float64)
+        components, mean, _ = self._arrays()
         with fixed_threads(torch_too=False):
-            return (flat - self.mean_) @ self.components_.T
+            return (flat - mean) @ components.T
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,7 +417,8 @@ def _torch():
 def _build_conv(in_shape: tuple[int, int, int], dim: int):
     """Encoder and decoder modules for images of shape (C, H, W); see the module docstring."""
     torch = _torch()
-    nn = torch.nn
+    from torch import nn
+
     c, h, w = in_shape
     ph, pw = -(-h // 8) * 8, -(-w // 8) * 8  # padded to a multiple of 8
     fh, fw = ph // 8, pw // 8
@@ -491,8 +514,8 @@ class _Autoencoder(_Base):
         self.noise = _nonneg_float(noise, "noise")
         self.progress = bool(progress)
         self.input_shape = None
-        self.encoder = None
-        self.decoder = None
+        self.encoder: nn.Module | None = None
+        self.decoder: nn.Module | None = None
         self.history_: np.ndarray = np.zeros(0)
 
     output_dim = property(lambda self: self.dim)
@@ -511,12 +534,19 @@ class _Autoencoder(_Base):
     def _build(self) -> None:
         raise NotImplementedError
 
-    def _prepare(self, x: np.ndarray):
+    def _prepare(self, x: np.ndarray, fitting: bool) -> torch.Tensor:
         raise NotImplementedError
 
+    def _modules(self) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder); ValueError if not fitted."""
+        if self.encoder is None or self.decoder is None:
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit(x) first")
+        return self.encoder, self.decoder
+
     def _state(self) -> dict[str, np.ndarray]:
-        state = {f"encoder.{k}": v.detach().cpu().numpy() for k, v in self.encoder.state_dict().items()}
-        state.update({f"decoder.{k}": v.detach().cpu().numpy() for k, v in self.decoder.state_dict().items()})
+        encoder, decoder = self._modules()
+        state = {f"encoder.{k}": v.detach().cpu().numpy() for k, v in encoder.state_dict().items()}
+        state.update({f"decoder.{k}": v.detach().cpu().numpy() for k, v in decoder.state_dict().items()})
         state["history"] = np.asarray(self.history_, dtype=np.float64)
         return state
 
@@ -526,16 +556,17 @@ class _Autoencoder(_Base):
             self._build()
         enc = {k[len("encoder."):]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("encoder.")}
         dec = {k[len("decoder."):]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("decoder.")}
-        self.encoder.load_state_dict(enc, strict=True)
-        self.decoder.load_state_dict(dec, strict=True)
+        encoder, decoder = self._modules()
+        encoder.load_state_dict(enc, strict=True)
+        decoder.load_state_dict(dec, strict=True)
         self.history_ = np.asarray(state.get("history", np.zeros(0)), dtype=np.float64)
 
-    def fit(self, x: np.ndarray) -> "_Autoencoder":
+    def fit(self, x: np.ndarray) -> Self:
         """Train on ``x`` (see the class docstring for the accepted shapes); return self."""
         with fixed_threads():
             return self._fit(x)
 
-    def _fit(self, x: np.ndarray) -> "_Autoencoder":
+    def _fit(self, x: np.ndarray) -> Self:
         torch = _torch()
         from tqdm.auto import tqdm
 
@@ -548,11 +579,12 @@ class _Autoencoder(_Base):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 self._build()
+            encoder, decoder = self._modules()
             gen = torch.Generator().manual_seed(self.seed + 1)
-            params = list(self.encoder.parameters()) + list(self.decoder.parameters())
+            params = list(encoder.parameters()) + list(decoder.parameters())
             opt = torch.optim.Adam(params, lr=self.lr)
-            self.encoder.train()
-            self.decoder.train()
+            encoder.train()
+            decoder.train()
             history = []
             bar = tqdm(
                 range(self.epochs),
@@ -566,10 +598,10 @@ class _Autoencoder(_Base):
                 total = 0.0
                 for start in range(0, n, self.batch_size):
                     batch = data[perm[start : start + self.batch_size]]
-                    z = self.encoder(batch)
+                    z = encoder(batch)
                     if self.noise > 0:
                         z = z + self.noise * torch.randn(z.shape, generator=gen)
-                    loss = torch.nn.functional.l1_loss(self.decoder(z), batch)
+                    loss = torch.nn.functional.l1_loss(decoder(z), batch)
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
@@ -579,8 +611,8 @@ class _Autoencoder(_Base):
             self.history_ = np.asarray(history, dtype=np.float64)
         finally:
             torch.use_deterministic_algorithms(prev_det)
-        self.encoder.eval()
-        self.decoder.eval()
+        encoder.eval()
+        decoder.eval()
         return self
 
     def _set_input_shape(self, x: np.ndarray) -> np.ndarray:
@@ -602,8 +634,9 @@ class _Autoencoder(_Base):
     def _transform(self, x: np.ndarray, space: str) -> np.ndarray:
         torch = _torch()
         data = self._prepare(_check_samples(x), fitting=False)
-        self.encoder.eval()
-        encode = self.encoder if space == "sigmoid" else _logits_of(self.encoder)
+        encoder, _ = self._modules()
+        encoder.eval()
+        encode = encoder if space == "sigmoid" else _logits_of(encoder)
         out = []
         with torch.no_grad():
             for start in range(0, data.shape[0], 4096):
@@ -620,8 +653,9 @@ class _Autoencoder(_Base):
         torch = _torch()
         arr = _check_samples(x)
         data = self._prepare(arr, fitting=False)
+        encoder, decoder = self._modules()
         with torch.no_grad():
-            rec = self.decoder(self.encoder(data)).numpy().astype(np.float64)
+            rec = decoder(encoder(data)).numpy().astype(np.float64)
         return self._unprepare(rec).reshape(arr.shape)
 
     def _unprepare(self, rec: np.ndarray) -> np.ndarray:
@@ -657,12 +691,13 @@ class ConvAutoencoder(_Autoencoder):
         return arr
 
     def _build(self) -> None:
-        self.encoder, self.decoder = _build_conv(tuple(self.input_shape), self.dim)
+        c, h, w = self._shape()
+        self.encoder, self.decoder = _build_conv((c, h, w), self.dim)
 
-    def _prepare(self, x: np.ndarray, fitting: bool):
+    def _prepare(self, x: np.ndarray, fitting: bool) -> torch.Tensor:
         torch = _torch()
         flat = self._flat(x)
-        return torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32)).reshape(-1, *self.input_shape)
+        return torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32)).reshape(-1, *self._shape())
 
 
 class MLPAutoencoder(_Autoencoder):
@@ -694,18 +729,27 @@ class MLPAutoencoder(_Autoencoder):
         return arr
 
     def _build(self) -> None:
-        self.encoder, self.decoder = _build_mlp(self.input_shape[0], self.dim, self.hidden)
+        self.encoder, self.decoder = _build_mlp(self._shape()[0], self.dim, self.hidden)
 
-    def _prepare(self, x: np.ndarray, fitting: bool):
+    def _standardisation(self) -> tuple[np.ndarray, np.ndarray]:
+        """(input_mean, input_scale), each (d,); ValueError if not fitted."""
+        if self.input_mean_ is None or self.input_scale_ is None:
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit(x) first")
+        return self.input_mean_, self.input_scale_
+
+    def _prepare(self, x: np.ndarray, fitting: bool) -> torch.Tensor:
         torch = _torch()
-        flat = (self._flat(x).astype(np.float64) - self.input_mean_) / self.input_scale_
+        mean, scale = self._standardisation()
+        flat = (self._flat(x).astype(np.float64) - mean) / scale
         return torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
 
     def _unprepare(self, rec: np.ndarray) -> np.ndarray:
-        return rec * self.input_scale_ + self.input_mean_
+        mean, scale = self._standardisation()
+        return rec * scale + mean
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), "input_mean": self.input_mean_, "input_scale": self.input_scale_}
+        mean, scale = self._standardisation()
+        return {**super()._state(), "input_mean": mean, "input_scale": scale}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.input_mean_ = np.asarray(state["input_mean"], dtype=np.float64)

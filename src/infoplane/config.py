@@ -94,7 +94,9 @@ def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def fill_defaults(cfg: dict[str, Any], node: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> dict[str, Any]:
+def fill_defaults(
+    cfg: dict[str, Any], node: dict[str, Any] | None = None, root: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return a copy of ``cfg`` with every schema default filled in (recursively).
 
     Sections with ``default: {}`` in the schema are created when absent and then filled.
@@ -173,7 +175,8 @@ def _check_sample_id_estimators(cfg: dict[str, Any]) -> None:
     ok = [n for n in available() if accepts_sample_ids(n)]
     for i, entry in enumerate(cfg["estimators"]):
         if not accepts_sample_ids(entry["name"]):
-            why = "analysis.x is 'ids'" if x == "ids" else f"analysis.x 'auto' means ids for {dataset} (discrete inputs)"
+            why = ("analysis.x is 'ids'" if x == "ids"
+                   else f"analysis.x 'auto' means ids for {dataset} (discrete inputs)")
             raise ConfigError(
                 f"estimators[{i}]: {entry['name']!r} cannot estimate I(X;T) with X = sample ids ({why}; every "
                 f"id occurs once); set analysis.x: inputs (the input vectors: the same I(X;T), one input "
@@ -190,7 +193,9 @@ def _check_study_sections(cfg: dict[str, Any]) -> None:
             f"(top level): a network study needs {', '.join(_NETWORK_SECTIONS)}; missing: {', '.join(missing)}"
         )
     if not present and "validation" not in cfg and "synthetic" not in cfg:
-        raise ConfigError("(top level): nothing to run; give a network study (model, training, ...), `validation` or `synthetic`")
+        raise ConfigError(
+            "(top level): nothing to run; give a network study (model, training, ...), `validation` or `synthetic`"
+        )
 
 
 def _check_stage_sections(cfg: Mapping[str, Any], stage: Any) -> None:
@@ -218,7 +223,9 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
             f"{cfg['dataset']['name']} has one split (remove the key)"
         )
     if "dataset" in cfg and cfg["dataset"]["name"] == "mnist" and not cfg["dataset"].get("root"):
-        raise ConfigError("dataset.root: required for mnist; a directory with the MNIST IDX files (see config/README.md)")
+        raise ConfigError(
+            "dataset.root: required for mnist; a directory with the MNIST IDX files (see config/README.md)"
+        )
     smoothing = cfg.get("figures", {}).get("smoothing", {})
     if smoothing and smoothing.get("polyorder", 0) >= smoothing.get("window", 3):
         raise ConfigError(
@@ -248,7 +255,9 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str |
         raise ConfigError(f"{source}: the config must be a mapping of keys to values, got {type(cfg).__name__}")
     schema = load_schema()
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(dict(cfg)), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(dict(cfg)), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {_format_error(errors[0], schema)}{more}")
@@ -392,9 +401,10 @@ def _without_scheduling(cfg: Mapping[str, Any], sections: tuple[str, ...]) -> di
     """The given sections of ``cfg`` (None when absent) without the job-scheduling keys."""
     subset = {key: copy.deepcopy(cfg.get(key)) for key in sections}
     for section, keys in _SCHEDULING_KEYS.items():
-        if isinstance(subset.get(section), dict):
+        section_cfg = subset.get(section)
+        if isinstance(section_cfg, dict):
             for key in keys:
-                subset[section].pop(key, None)
+                section_cfg.pop(key, None)
     return subset
 
 

@@ -230,7 +230,7 @@ def make_tasks(store: str | Path, cfg: dict[str, Any], seed: int | None = None,
         for e in cfg["estimators"]
     )
     epochs = [int(e) for e in reader.variable("epoch")]
-    common = dict(x_mode=x_mode, estimators=ests, bootstrap=int(analysis.get("bootstrap", 0)),
+    common: dict[str, Any] = dict(x_mode=x_mode, estimators=ests, bootstrap=int(analysis.get("bootstrap", 0)),
                   store_status=str(attrs.get("status", "ok")), store_reason=str(attrs.get("reason", "")))
     tasks = []
     all_layers = list(attrs["layers"])
@@ -265,7 +265,7 @@ def run_tasks(tasks: Sequence[SlabTask], client=None, progress: bool = True,
         from distributed import as_completed
 
         futures = client.map(func, list(tasks), pure=False, retries=2)
-        blocks = {f.key: t.blocks for f, t in zip(futures, tasks)}
+        blocks = {f.key: t.blocks for f, t in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures):
             rows.extend(fut.result())
             bar.update(blocks[fut.key])
@@ -313,9 +313,9 @@ def estimate_stores(stores: Sequence[str | Path], cfg: dict[str, Any], workers: 
     scheduler : str, optional
         Address of a running Dask scheduler (cluster use); overrides ``workers``.
     """
-    from infoplane.parallel import dask_client
-
     import dask
+
+    from infoplane.parallel import dask_client
 
     check_stores(stores, cfg)
     tasks = [task for store in stores for task in make_tasks(store, cfg)]
@@ -327,7 +327,7 @@ def estimate_stores(stores: Sequence[str | Path], cfg: dict[str, Any], workers: 
 def collect_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
     """Concatenate MI tables (one per seed or per group of seeds) into one tidy table."""
     frames = [pd.read_csv(p, keep_default_na=True) for p in paths]
-    for p, f in zip(paths, frames):
+    for p, f in zip(paths, frames, strict=True):
         missing = [c for c in MI_COLUMNS if c not in f.columns]
         if missing:
             raise ValueError(f"{p}: not an MI table; missing column {missing[0]!r}")

@@ -13,7 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-LIBRARIES: tuple[str, ...] = ("infoplane", "torch", "numpy", "scipy", "xarray", "zarr", "dask", "scikit-learn", "pandas")
+LIBRARIES: tuple[str, ...] = (
+    "infoplane", "torch", "numpy", "scipy", "xarray", "zarr", "dask", "scikit-learn", "pandas"
+)
 
 
 def library_versions() -> dict[str, str]:

@@ -83,7 +83,9 @@ def create_store(
     epochs = np.asarray(epochs, dtype=np.int64)
     n_epoch, n_sample = len(epochs), len(sample_id)
     if n_epoch == 0 or n_sample == 0:
-        raise ValueError(f"store {path}: need at least one epoch and one sample (got {n_epoch} epochs, {n_sample} samples)")
+        raise ValueError(
+            f"store {path}: need at least one epoch and one sample (got {n_epoch} epochs, {n_sample} samples)"
+        )
     for name, arr in (("label", label), ("is_train", is_train), ("inputs", inputs)):
         if len(arr) != n_sample:
             raise ValueError(f"store {path}: {name} has {len(arr)} rows, sample_id has {n_sample}")
@@ -319,7 +321,7 @@ def _plain_epoch_chunks(arr: Any) -> bool:
     from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 
     meta = arr.metadata
-    codecs = getattr(meta, "codecs", ())
+    codecs: tuple[Any, ...] = getattr(meta, "codecs", ())
     return (
         getattr(meta, "zarr_format", None) == 3
         and isinstance(getattr(meta, "chunk_key_encoding", None), DefaultChunkKeyEncoding)
@@ -338,14 +340,14 @@ def _plain_epoch_chunks(arr: Any) -> bool:
 def _verify_array(path: Path, name: str, arr: Any, require: bool = False) -> None:
     """Read every chunk of one array; raise ValueError naming the first damaged chunk file, or,
     with ``require``, the first missing one (a chunk never written reads as the fill value)."""
-    grid = [range(math.ceil(s / c)) if s else range(0) for s, c in zip(arr.shape, arr.chunks)]
+    grid = [range(math.ceil(s / c)) if s else range(0) for s, c in zip(arr.shape, arr.chunks, strict=True)]
     for idx in itertools.product(*grid):
         chunk_file = _chunk_file(path, name, idx)
         if not chunk_file.exists():
             if require:
                 raise _missing_chunk(path, chunk_file)
             continue
-        sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, arr.chunks, arr.shape))
+        sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, arr.chunks, arr.shape, strict=True))
         try:
             arr[sel]
         except Exception as exc:  # zarr/numcodecs raise many kinds

@@ -110,7 +110,8 @@ def load_mnist(root: str | Path, split: str = "test") -> tuple[np.ndarray, np.nd
     if img_path is None or lab_path is None:
         missing = [s for s, p in ((img_stem, img_path), (lab_stem, lab_path)) if p is None]
         raise FileNotFoundError(
-            f"MNIST {split} files not found in {dirs[0]} or {dirs[1]}: missing {', '.join(m + '[.gz]' for m in missing)}. "
+            f"MNIST {split} files not found in {dirs[0]} or {dirs[1]}: "
+            f"missing {', '.join(m + '[.gz]' for m in missing)}. "
             f"Get them on a machine with internet with `torchvision.datasets.MNIST({str(root)!r}, download=True"
             f"{', train=False' if split == 'test' else ''})` and copy the directory here, or copy the original IDX "
             f"files (gz or raw) into {dirs[0]}"

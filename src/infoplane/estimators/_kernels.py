@@ -426,8 +426,12 @@ def strip_ksg_1d_rows(
         ny[r] = _count_sorted(sy, rank_y[r], kth) - 1
 
 
+# a Python float or a numpy scalar (the float32 path passes np.float32 on purpose)
+_Real = float | np.floating
+
+
 @njit(nogil=True, cache=True, inline="always")
-def _clipped(t: float, half: float, top: float) -> float:
+def _clipped(t: _Real, half: _Real, top: _Real) -> _Real:
     """The scaled position t clipped to [half, top] = [0.5, bins - 0.5] (given in t's dtype:
     exact in float32 for the bin counts that compute in float32); NaN -> half (NaN has no bin;
     callers reject it)."""

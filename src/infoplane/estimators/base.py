@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-_REGISTRY: dict[str, type["Estimator"]] = {}
+_REGISTRY: dict[str, type[Estimator]] = {}
 
 
-def register(cls: type["Estimator"]) -> type["Estimator"]:
+def register(cls: type[Estimator]) -> type[Estimator]:
     """Class decorator: add an estimator class to the registry under ``cls.name``."""
     if not getattr(cls, "name", None):
         raise TypeError(f"{cls.__qualname__} has no `name`")
@@ -42,7 +42,7 @@ def suggest(name: str, choices: list[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def get_estimator(name: str, **params: Any) -> "Estimator":
+def get_estimator(name: str, **params: Any) -> Estimator:
     """Construct the estimator registered as ``name`` with validated ``params``.
 
     Raises

@@ -9,17 +9,16 @@ each side, so every bin is exactly that of ``np.digitize``; the bins of a row ar
 columns, re-numbered densely whenever the next group would overflow). Entropies count the codes
 (``np.bincount`` for small ranges, else runs of the sorted codes): there is no Python loop over
 samples and no ``np.unique(axis=0)`` over rows. :class:`InformationPlane` gives I(X;T) and
-I(T;Y) of a layer from one binning and one sort of its codes joined with the labels. Integer arrays (labels, sample ids) are used as
-symbols directly, never binned. The column-by-column numpy path (:func:`_binned_codes_columns`)
-is the reference the kernel is tested against, and serves ranges the kernel's bound does not
-cover.
+I(T;Y) of a layer from one binning and one sort of its codes joined with the labels. Integer arrays
+(labels, sample ids) are used as symbols directly, never binned. The column-by-column numpy path
+(:func:`_binned_codes_columns`) is the reference the kernel is tested against, and serves ranges
+the kernel's bound does not cover.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Any
 
 import numpy as np
 
@@ -39,6 +38,7 @@ __all__ = [
 ]
 
 _INT64_LIMIT = 2**62
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -98,7 +98,7 @@ def _float_view(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = np.dtype(np.float64)) -> float:
+def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = _FLOAT64) -> float:
     """Half-width, in bins, of the band around each interior edge inside which the arithmetic
     bin ``floor((v - lo) * bins / (hi - lo))`` computed in ``dtype`` may differ from the
     comparison with the float64 edge.
@@ -241,7 +241,9 @@ def _run_counts(codes: np.ndarray, top: int | None = None) -> np.ndarray:
     return bounds[1:] - bounds[:-1]
 
 
-def _pair_counts(codes: np.ndarray, top: int, labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _pair_counts(
+    codes: np.ndarray, top: int, labels: np.ndarray, n_labels: int
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(counts of ``codes``, counts of the pairs (code, label)) from one sort of the joint codes
     ``code << b | label`` (``labels`` dense in ``0..n_labels-1 < 2**b``), when the codes are
     too many for :func:`np.bincount` and the joint codes fit int64; else None. The counts are

@@ -93,7 +93,7 @@ _CACHE_SIZE = 4
 
 def _digest(a: np.ndarray) -> bytes:
     a = np.ascontiguousarray(a)
-    return hashlib.blake2b(a.view(np.uint8), digest_size=16).digest() + repr((a.shape, a.dtype.str)).encode()
+    return hashlib.blake2b(a.view(np.uint8).data, digest_size=16).digest() + repr((a.shape, a.dtype.str)).encode()
 
 
 def _cached_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: float) -> np.ndarray:

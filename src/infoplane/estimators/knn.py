@@ -232,7 +232,7 @@ def _run_kernel(fn, n: int, rows_per_thread: int, split=None) -> list[Any]:
     if threads <= 1:
         return [fn(0, n)]
     b = np.linspace(0, n, threads + 1).astype(np.int64) if split is None else split(n, threads)
-    futures = [_pool().submit(fn, int(s), int(e)) for s, e in zip(b[:-2], b[1:-1])]
+    futures = [_pool().submit(fn, int(s), int(e)) for s, e in zip(b[:-2], b[1:-1], strict=True)]
     last = fn(int(b[-2]), int(b[-1]))
     return [f.result() for f in futures] + [last]
 

@@ -37,8 +37,9 @@ torch (about 1.3 s).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,14 @@ class _NeuralEstimator(Estimator):
             math.isfinite(lr) and lr > 0
         ):
             raise ValueError(f"{self.name}: lr must be a number > 0; got lr={lr!r}")
+
+    # subclasses: train a critic on (x, y) float32 tensors; evaluate it on held-out tensors
+    # -> (MI estimate in nats, per-sample terms whose standard error is the estimate's)
+    def _train(self, x: Any, y: Any, gen: Any) -> Any:
+        raise NotImplementedError
+
+    def _evaluate(self, critic: Any, x: Any, y: Any, gen: Any) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         n = x.shape[0]

@@ -80,7 +80,7 @@ def wkl_weights(d: int, k: int) -> np.ndarray:
             f"entropy; use k >= {n_con + 1}"
         )
     j = np.arange(1, k + 1, dtype=np.float64)
-    rows = [np.ones(k)] + [np.exp(gammaln(j + 2.0 * l / d) - gammaln(j)) for l in range(1, n_con + 1)]
+    rows = [np.ones(k)] + [np.exp(gammaln(j + 2.0 * ell / d) - gammaln(j)) for ell in range(1, n_con + 1)]
     a = np.vstack(rows)
     b = np.zeros(len(rows))
     b[0] = 1.0

@@ -177,7 +177,7 @@ def information_plane_figure(
         n = len(data.estimators)
         fig, body = canvas((3.8 * n + 1.3, 4.4), data.notes())
         axes = body.subplots(1, n, squeeze=False)
-        for ax, est in zip(axes[0], data.estimators):
+        for ax, est in zip(axes[0], data.estimators, strict=True):
             for layer in data.layers:
                 _plane_layer(ax, data, est, layer, markers[layer], norm)
             ax.set_xlabel(f"I(X;T) {BITS}")
@@ -271,8 +271,8 @@ def mi_vs_epoch_figure(
         n = len(data.estimators)
         fig, body = canvas((7.2, 2.9 * n + 0.5), data.notes())
         axes = body.subplots(n, 2, squeeze=False, sharex=True)
-        for row, est in zip(axes, data.estimators):
-            for ax, q in zip(row, ("I_XT", "I_TY")):
+        for row, est in zip(axes, data.estimators, strict=True):
+            for ax, q in zip(row, ("I_XT", "I_TY"), strict=True):
                 _draw_mi_epoch(ax, data, est, q, max_epoch)
                 ax.set_title(f"{_QUANTITY[q]}, estimator: {est}")
         for ax in axes[:-1].flat:  # shared epoch axis: label only the bottom row
@@ -425,7 +425,7 @@ def dynamics_panel_figure(
     with style():
         fig, body = canvas((11.0, 3.2), data.notes())
         axes = body.subplots(1, 4, sharex=True)
-        for ax, q in zip(axes[:2], ("I_XT", "I_TY")):
+        for ax, q in zip(axes[:2], ("I_XT", "I_TY"), strict=True):
             _draw_mi_epoch(ax, data, estimator, q, max_epoch)
             ax.set_title(f"{_QUANTITY[q]} ({estimator})")
         _draw_metric(axes[2], stats, "loss", max_epoch)

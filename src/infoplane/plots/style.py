@@ -153,7 +153,7 @@ def collect_legend(axes: Any) -> tuple[list[Any], list[str]]:
     """Legend handles and labels of all ``axes``, each label once, in first-seen order."""
     handles, labels = [], []
     for ax in np.ravel(axes):
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)

@@ -251,7 +251,7 @@ def run_synthetic_images(spec: Mapping[str, Any], autoencoder_dir: str | Path | 
     bar = tqdm(total=len(tasks), desc="synthetic images", file=sys.stderr, disable=not progress)
     if client is None:
         results = []
-        for task, path in zip(tasks, files):
+        for task, path in zip(tasks, files, strict=True):
             results.append(run_synthetic_task(spec, task, path))
             bar.update(1)
     else:

@@ -156,10 +156,11 @@ def run_validation_task(task: dict[str, Any]) -> dict[str, Any]:
 def _run_batch(tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run tasks in order, drawing each distinct sample once."""
     rows = []
-    cache_key, sample = None, None
+    cache_key: tuple | None = None
+    sample: tuple[np.ndarray, np.ndarray, float] | None = None
     for task in tasks:
         key = tuple(task[k] for k in _SAMPLE_KEYS)
-        if key != cache_key:
+        if sample is None or key != cache_key:
             cache_key, sample = key, _draw(task)
         rows.append(_run_with_samples(task, sample))
     return rows
@@ -217,7 +218,7 @@ def run_validation(spec: Mapping[str, Any], client: Any = None, progress: bool =
 
         batches = _batches(tasks, 4 * _n_workers(client))
         futures = client.map(_run_batch, batches, pure=False)
-        size = {fut.key: len(batch) for fut, batch in zip(futures, batches)}
+        size = {fut.key: len(batch) for fut, batch in zip(futures, batches, strict=True)}
         with tqdm(total=len(tasks), desc="validation", disable=not progress, unit="task") as bar:
             for fut in as_completed(futures):
                 bar.update(size[fut.key])

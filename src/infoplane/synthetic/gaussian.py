@@ -26,7 +26,7 @@ leave the MI unchanged while changing what an estimator sees.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import digamma, gammaln, logsumexp, ndtr
