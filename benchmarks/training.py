@@ -65,7 +65,7 @@ class _Stacked(_Engine):
 
             def loss_one(ws, bs, x, y):
                 h = x
-                for i, (w, b) in enumerate(zip(ws, bs)):
+                for i, (w, b) in enumerate(zip(ws, bs, strict=False)):
                     h = torch.addmm(b, h, w)
                     if i < len(ws) - 1:
                         h = torch.tanh(h)
@@ -81,11 +81,11 @@ class _Stacked(_Engine):
             x, y = self.x_train[sel], self.y_train[sel]
             if self.how == "vmap":
                 gw, gb = self.grad_fn(self.w, self.b, x, y)
-                for p, g in zip(self.params, list(gw) + list(gb)):
+                for p, g in zip(self.params, list(gw) + list(gb), strict=False):
                     p.grad = g
             else:
                 h = x
-                for i, (w, b) in enumerate(zip(self.w, self.b)):
+                for i, (w, b) in enumerate(zip(self.w, self.b, strict=False)):
                     h = torch.baddbmm(b, h, w)
                     if i < len(self.w) - 1:
                         h = torch.tanh(h)
@@ -130,10 +130,11 @@ def main() -> None:
                     eng = _Stacked(setup, "vmap" if variant == "vmap" else "bmm")
                 active = [True] * n
                 eng.train_epoch(active)  # warm-up
-                train = _time(lambda: eng.train_epoch(active), args.epochs)
+                train = _time(lambda eng=eng, active=active: eng.train_epoch(active), args.epochs)
                 full = float("nan")
                 if variant in ("module", "handwritten"):
-                    full = _time(lambda: (eng.train_epoch(active), eng.evaluate(1, False)), args.epochs)
+                    full = _time(lambda eng=eng, active=active: (eng.train_epoch(active), eng.evaluate(1, False)),
+                                 args.epochs)
                 if variant == "module" and n == 1:
                     base = full
                 ratio = base * n / full if base and full == full else float("nan")

@@ -71,7 +71,9 @@ def _run(workdir: Path, *extra: str, check: bool = True) -> subprocess.Completed
     proc = subprocess.run(_snakemake_cmd(workdir, *extra), cwd=workdir, env=_env(), capture_output=True,
                           text=True, timeout=600)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}) in {workdir}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}) in {workdir}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -373,7 +375,9 @@ def train_reference(tmp_path_factory, train_cfg) -> tuple[Path, Path]:
     ],
     ids=["after-creating-store", "mid-write-chunks", "before-complete-attr"],
 )
-def test_sigkill_while_writing_store_then_rerun(tmp_path, train_cfg, train_reference, caplog, phase, call, keep, resumes):
+def test_sigkill_while_writing_store_then_rerun(
+    tmp_path, train_cfg, train_reference, caplog, phase, call, keep, resumes
+):
     import logging
 
     from infoplane.store import open_store

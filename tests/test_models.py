@@ -11,7 +11,8 @@ import torch
 from infoplane.config import validate_config
 from infoplane.models import BatchedMLP, RelativeGaussianNoise, build_model
 
-MLP = {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "init": "truncated_normal", "noise": 0.0, "pool": True}
+MLP = {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "init": "truncated_normal", "noise": 0.0,
+       "pool": True}
 
 
 def gen(seed: int = 0) -> torch.Generator:

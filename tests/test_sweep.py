@@ -40,8 +40,8 @@ def test_condition_names_come_from_values_not_positions(tiny_config):
     cfg["sweep"]["model.activation"].insert(0, "sigmoid")
     more = list(sweep_conditions(validate_config(cfg)))
     assert set(names) < set(more) and len(more) == 6
-    assert condition_name({"model.widths": [10, 7, 5], "estimators": [{"name": "binning", "label": "b30"},
-                                                                       {"name": "kde"}]}) == "widths-10x7x5_estimators-b30+kde"
+    grid = {"model.widths": [10, 7, 5], "estimators": [{"name": "binning", "label": "b30"}, {"name": "kde"}]}
+    assert condition_name(grid) == "widths-10x7x5_estimators-b30+kde"
 
 
 def test_each_condition_is_the_base_config_with_its_overrides(tiny_config):

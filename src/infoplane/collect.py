@@ -22,7 +22,6 @@ from infoplane.estimation import (
     collect_tables,
     to_dataset,
 )
-from infoplane.atomic import write_atomic
 from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, sweep_columns
 
 PathLike = str | Path
@@ -135,8 +134,8 @@ def sweep_tables(
     unknown = [c for c in conditions if c not in known]
     if unknown:
         raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
-    mi = [_with_condition(collect_tables([p]), c, known[c]) for c, p in zip(conditions, mi_paths)]
-    met = [_with_condition(collect_metrics([p]), c, known[c]) for c, p in zip(conditions, metrics_paths)]
+    mi = [_with_condition(collect_tables([p]), c, known[c]) for c, p in zip(conditions, mi_paths, strict=False)]
+    met = [_with_condition(collect_metrics([p]), c, known[c]) for c, p in zip(conditions, metrics_paths, strict=False)]
     columns = sweep_columns(cfg)
     mi_df, met_df = pd.concat(mi, ignore_index=True), pd.concat(met, ignore_index=True)
     return mi_df[[*columns, *[c for c in mi_df.columns if c not in columns]]], met_df

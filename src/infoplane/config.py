@@ -327,7 +327,7 @@ def sweep_conditions(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     keys = [key for key in SWEEP_KEYS if key in sweep]
     out: dict[str, dict[str, Any]] = {}
     for values in itertools.product(*(sweep[key] for key in keys)):
-        overrides = dict(zip(keys, values))
+        overrides = dict(zip(keys, values, strict=False))
         out[condition_name(overrides)] = overrides
     return out
 
@@ -358,7 +358,8 @@ def _check_sweep(raw: dict[str, Any], source: str) -> None:
             name = _value_text(key, value)
             if name in names:
                 raise ConfigError(f"sweep.{key}: values {names[name]!r} and {value!r} both give the condition name "
-                                  f"{key.rsplit('.', 1)[-1]}-{name}; drop one (or give estimator entries distinct labels)")
+                                  f"{key.rsplit('.', 1)[-1]}-{name}; drop one "
+                                  "(or give estimator entries distinct labels)")
             names[name] = value
     for name, overrides in sweep_conditions(raw).items():
         try:

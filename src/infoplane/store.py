@@ -159,13 +159,19 @@ def write_epochs(
     import zarr
 
     group = zarr.open_group(str(path), mode="r+")
+
+    def array(name: str) -> zarr.Array:
+        node = group[name]
+        assert isinstance(node, zarr.Array), f"{path}/{name} is not an array"
+        return node
+
     for name, arr in activations.items():
         arr = np.asarray(arr, dtype=np.float32)
-        group[ACT_PREFIX + name][start : start + arr.shape[0]] = arr
+        array(ACT_PREFIX + name)[start : start + arr.shape[0]] = arr
     for var in EPOCH_VARS:
         if var in metrics:
             vals = np.asarray(metrics[var], dtype=np.float64)
-            group[var][start : start + vals.shape[0]] = vals
+            array(var)[start : start + vals.shape[0]] = vals
 
 
 def finalize_store(path: str | Path, status: str = "ok", reason: str = "", **extra: Any) -> None:

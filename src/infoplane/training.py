@@ -105,7 +105,9 @@ def record_epochs(epochs: int, num: int, spacing: str = "log", include_init: boo
     else:
         out.discard(0)
     if not out:
-        raise ValueError(f"record_epochs: no epochs to record (epochs={epochs}, num={num}, spacing={spacing}, include_init=False)")
+        raise ValueError(
+            f"record_epochs: no epochs to record (epochs={epochs}, num={num}, spacing={spacing}, include_init=False)"
+        )
     return np.array(sorted(out), dtype=np.int64)
 
 
@@ -153,25 +155,32 @@ def _generator(seed: int, stream: str, epoch: int | None = None) -> torch.Genera
     return torch.Generator().manual_seed(_derived_seed(seed, *parts))
 
 
+#: torch.utils.deterministic's flag (a property of the module's class, which torch's stubs do
+#: not declare): whether torch.empty fills new memory with NaN under deterministic mode.
+_FILL_FLAG = "fill_uninitialized_memory"
+
+
 @contextlib.contextmanager
 def _deterministic_torch(threads: int) -> Iterator[None]:
     """Deterministic algorithms and a fixed number of intra-op threads; restored afterwards."""
     import torch.utils.deterministic as det
 
-    old_det, old_fill = torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory
+    old_det, old_fill = torch.are_deterministic_algorithms_enabled(), getattr(det, _FILL_FLAG)
     old_threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
-    det.fill_uninitialized_memory = False  # NaN-filling every torch.empty cost 12% of a step
+    setattr(det, _FILL_FLAG, False)  # NaN-filling every torch.empty cost 12% of a step
     torch.set_num_threads(int(threads))
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(old_det)
-        det.fill_uninitialized_memory = old_fill
+        setattr(det, _FILL_FLAG, old_fill)
         torch.set_num_threads(old_threads)
 
 
-def _split_metrics(loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.Tensor, idx_eval: torch.Tensor) -> np.ndarray:
+def _split_metrics(
+    loss: torch.Tensor, correct: torch.Tensor, idx_train: torch.Tensor, idx_eval: torch.Tensor
+) -> np.ndarray:
     """(train_loss, train_acc, eval_loss, eval_acc) per seed, shape (S, 4), from per-sample values
     (S, n); NaN for an empty split. Means in float64."""
     cols = []
@@ -230,7 +239,9 @@ class _Setup:
         return self.workdir / CHECKPOINT
 
 
-def _setup(cfg: dict[str, Any], seeds: Sequence[int], stores: dict[int, Path], metrics_csv: Path, workdir: Path) -> _Setup:
+def _setup(
+    cfg: dict[str, Any], seeds: Sequence[int], stores: dict[int, Path], metrics_csv: Path, workdir: Path
+) -> _Setup:
     from infoplane.config import config_hash
 
     dcfg, tcfg, rcfg = cfg["dataset"], cfg["training"], cfg["record"]
@@ -294,9 +305,9 @@ class _Engine:
         return out
 
     def load_rng_state(self, state: dict[str, list[torch.Tensor]]) -> None:
-        for g, st in zip(self.g_shuffle, state["shuffle"]):
+        for g, st in zip(self.g_shuffle, state["shuffle"], strict=False):
             g.set_state(st)
-        for g, st in zip(self.g_noise or [], state.get("noise", [])):
+        for g, st in zip(self.g_noise or [], state.get("noise", []), strict=False):
             g.set_state(st)
 
     # overridden
@@ -324,7 +335,8 @@ class _BatchedEngine(_Engine):
         self.nets = []  # the stacked copy is the model now
         lr = float(tcfg["lr"])
         m = self.model
-        self.optimizer = BatchedAdam(m.params, m.grads, lr) if tcfg["optimizer"] == "adam" else BatchedSGD(m.params, m.grads, lr)
+        optimizer = BatchedAdam if tcfg["optimizer"] == "adam" else BatchedSGD
+        self.optimizer = optimizer(m.params, m.grads, lr)
         n_seeds = len(setup.seeds)
         self.x_train = self.x_train.reshape(self.x_train.shape[0], -1)
         x_all = self.x_all.reshape(self.x_all.shape[0], -1)
@@ -350,7 +362,9 @@ class _BatchedEngine(_Engine):
         chunk = self.x_eval[start:stop]
         return aligned(chunk.expand(len(self.setup.seeds), *chunk.shape).contiguous())
 
-    def _layers(self, rows: int, gens: list[torch.Generator] | None, inputs: Callable[[int, int], torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _layers(
+        self, rows: int, gens: list[torch.Generator] | None, inputs: Callable[[int, int], torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, rows, _EVAL_BATCH):
             for name, val in self.model.layers(inputs(start, min(rows, start + _EVAL_BATCH)), gens).items():
@@ -402,7 +416,7 @@ class _ModuleEngine(_Engine):
 
     def train_epoch(self, active: list[bool]) -> None:
         n_train, bs = self.x_train.shape[0], self.setup.batch_size
-        for i, (net, opt) in enumerate(zip(self.nets, self.optimizers)):
+        for i, (net, opt) in enumerate(zip(self.nets, self.optimizers, strict=False)):
             if not active[i]:
                 continue
             g_noise = self.g_noise[i] if self.g_noise is not None else None
@@ -421,12 +435,15 @@ class _ModuleEngine(_Engine):
     def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
         s = self.setup
         metrics, acts = [], []
-        for net, seed in zip(self.nets, s.seeds):
+        for net, seed in zip(self.nets, s.seeds, strict=False):
             gen = _generator(seed, "eval_noise", epoch) if s.noisy else None
             with torch.no_grad():
                 outs = [net(self.x_all[a : a + _EVAL_BATCH], gen) for a in range(0, self.x_all.shape[0], _EVAL_BATCH)]
                 out = outs[0] if len(outs) == 1 else torch.cat(outs)
-                loss = F.nll_loss(out, self.y_all, reduction="none") if net.output_kind == "log_probs" else F.cross_entropy(out, self.y_all, reduction="none")
+                if net.output_kind == "log_probs":
+                    loss = F.nll_loss(out, self.y_all, reduction="none")
+                else:
+                    loss = F.cross_entropy(out, self.y_all, reduction="none")
                 correct = out.argmax(dim=1) == self.y_all
             metrics.append(_split_metrics(loss[None], correct[None], self.idx_train, self.idx_eval)[0])
             if record:
@@ -438,7 +455,7 @@ class _ModuleEngine(_Engine):
         return {"models": [n.state_dict() for n in self.nets], "optimizers": [o.state_dict() for o in self.optimizers]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for net, opt, ms, os_ in zip(self.nets, self.optimizers, state["models"], state["optimizers"]):
+        for net, opt, ms, os_ in zip(self.nets, self.optimizers, state["models"], state["optimizers"], strict=False):
             net.load_state_dict(ms)
             opt.load_state_dict(os_)
 
@@ -566,11 +583,12 @@ def _init_or_resume(setup: _Setup, engine: _Engine, writer: StoreWriter) -> _Sta
         log.info("seeds %s: resuming from the checkpoint of epoch %d in %s", setup.seeds, ckpt["epoch"], setup.workdir)
         return _State(
             epoch=int(ckpt["epoch"]),
-            metrics={int(s): [list(r) for r in rows] for s, rows in zip(setup.seeds, ckpt["metrics"])},
-            status={int(s): (st, why) for s, (st, why) in zip(setup.seeds, ckpt["status"])},
+            metrics={int(s): [list(r) for r in rows] for s, rows in zip(setup.seeds, ckpt["metrics"], strict=False)},
+            status={int(s): (st, why) for s, (st, why) in zip(setup.seeds, ckpt["status"], strict=False)},
         )
     if setup.checkpoint.exists():
-        log.info("seeds %s: checkpoint in %s is from another config or seeds (or damaged); starting fresh", setup.seeds, setup.workdir)
+        log.info("seeds %s: checkpoint in %s is from another config or seeds (or damaged); starting fresh",
+                 setup.seeds, setup.workdir)
     setup.checkpoint.unlink(missing_ok=True)
     data, rec_ids = setup.data, setup.rec_ids
     for seed in setup.seeds:

@@ -104,7 +104,7 @@ class LayeredNet(nn.Module):
     def _layers(self, x: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         n_blocks = len(self.blocks)
-        for i, (name, blk) in enumerate(zip(self.block_names, self.blocks)):
+        for i, (name, blk) in enumerate(zip(self.block_names, self.blocks, strict=False)):
             x = blk(x, generator)
             if i < n_blocks - 1 or self._record_last:
                 out[name] = x.reshape(x.shape[0], -1)
@@ -140,7 +140,9 @@ class LayeredNet(nn.Module):
         """
         x = torch.as_tensor(x, dtype=torch.float32)
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"inputs have shape {tuple(x.shape[1:])} per sample, the network expects {self.input_shape}")
+            raise ValueError(
+                f"inputs have shape {tuple(x.shape[1:])} per sample, the network expects {self.input_shape}"
+            )
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.layer_names}
         with torch.no_grad():
             for start in range(0, x.shape[0], batch_size):
@@ -196,7 +198,9 @@ def _build_mlp(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: 
 
 def _build_conv(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
     if len(input_shape) != 3:
-        raise ValueError(f"model.kind='conv' needs image inputs (channels, height, width); got input shape {input_shape}")
+        raise ValueError(
+            f"model.kind='conv' needs image inputs (channels, height, width); got input shape {input_shape}"
+        )
     pool = bool(cfg["pool"])
     c, h, w = input_shape
     sizes = []

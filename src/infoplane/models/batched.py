@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -131,7 +132,8 @@ class BatchedMLP:
         self.n_seeds = len(nets)
         self.activation = activation
         self.noise = float(noise)
-        self.layer_names: list[str] = list(nets[0].layer_names)
+        # LayeredNet.layer_names (a list of str; nn.Module's attribute typing says Tensor | Module)
+        self.layer_names: list[str] = list(cast("Sequence[str]", nets[0].layer_names))
         self.n_classes = dims[-1][1]
         offsets, p = [], 0
         for d_in, d_out in dims:
@@ -142,8 +144,8 @@ class BatchedMLP:
         self.grads = torch.zeros(self.n_seeds, p, device=self.device)
 
         def views(buf: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-            w = [buf[:, ow : ow + i * o].view(-1, i, o) for (ow, _), (i, o) in zip(offsets, dims)]
-            b = [buf[:, ob : ob + o].view(-1, 1, o) for (_, ob), (_, o) in zip(offsets, dims)]
+            w = [buf[:, ow : ow + i * o].view(-1, i, o) for (ow, _), (i, o) in zip(offsets, dims, strict=False)]
+            b = [buf[:, ob : ob + o].view(-1, 1, o) for (_, ob), (_, o) in zip(offsets, dims, strict=False)]
             return w, b
 
         self.weights, self.biases = views(self.params)
@@ -156,7 +158,9 @@ class BatchedMLP:
 
     # ------------------------------------------------------------------------------ forward
 
-    def _noisy(self, a: torch.Tensor, gens: Sequence[torch.Generator] | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _noisy(
+        self, a: torch.Tensor, gens: Sequence[torch.Generator] | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(u, eps): u = a + noise * a * eps with eps ~ N(0, 1) drawn per seed from its generator."""
         if self.noise == 0.0:
             return a, None
@@ -180,7 +184,7 @@ class BatchedMLP:
         us, zs, acts, epss = [], [], [], []
         a = aligned(x)
         last = len(self.weights) - 1
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=False)):
             u, eps = self._noisy(a, gens)
             if layer == last:
                 z = aligned_empty(u.shape[0], w.shape[2], u.shape[1], device=u.device)
@@ -213,13 +217,15 @@ class BatchedMLP:
         """
         with torch.no_grad():
             _, zs, acts, _ = self._forward(x, gens)
-        out = {name: a for name, a in zip(self.layer_names[:-1], acts[:-1])}
+        out = {name: a for name, a in zip(self.layer_names[:-1], acts[:-1], strict=False)}
         out["logits"] = zs[-1].transpose(1, 2)
         return out
 
     # ------------------------------------------------------------------------------ training
 
-    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, gens: Sequence[torch.Generator] | None = None) -> torch.Tensor:
+    def loss_and_grad(
+        self, x: torch.Tensor, y: torch.Tensor, gens: Sequence[torch.Generator] | None = None
+    ) -> torch.Tensor:
         """Mean cross-entropy per seed on one minibatch; fills :attr:`grads`.
 
         Parameters
@@ -247,8 +253,9 @@ class BatchedMLP:
                     break
                 du = aligned_empty(*us[layer].shape, device=dz.device)
                 torch.bmm(dz, self.weights[layer].transpose(1, 2), out=du)
-                if epss[layer] is not None:
-                    du = du.addcmul_(du, epss[layer], value=self.noise)  # d(a + s a eps)/da = 1 + s eps
+                eps = epss[layer]
+                if eps is not None:
+                    du = du.addcmul_(du, eps, value=self.noise)  # d(a + s a eps)/da = 1 + s eps
                 dz = _act_backward(self.activation, du, zs[layer - 1], acts[layer - 1])
         return loss
 
