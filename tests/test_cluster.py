@@ -35,6 +35,7 @@ from infoplane.cluster import (
     layer_widths,
     parallel_threads,
     parse_sinfo,
+    serial_estimation,
 )
 from infoplane.config import validate_config
 
@@ -43,7 +44,10 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
 MI_TABLE = Path("results") / "tiny" / "mi.csv"
 #: One seed keeps the three real-cluster runs to about a minute each.
-CLUSTER_CONFIG = {**TINY_NETWORK_CONFIG, "seeds": [0]}
+# kde besides binning: an estimator that is not cheap per call, so estimation jobs run a
+# 2-process LocalCluster (binning alone runs serially: infoplane.cluster.serial_estimation).
+CLUSTER_CONFIG = {**TINY_NETWORK_CONFIG, "seeds": [0],
+                  "estimators": [*TINY_NETWORK_CONFIG["estimators"], {"name": "kde", "noise_variance": 0.1}]}
 
 
 # ---- infoplane.cluster without a cluster -----------------------------------------------------------
@@ -65,8 +69,10 @@ def test_config_rejects_a_scheduler_address_with_spaces():
 
 def test_threads_follow_the_tasks_the_node_and_the_scheduler():
     cfg = validate_config(CLUSTER_CONFIG)
-    # 3 layers (6, 4, output) x (4 recorded epochs + the initialisation) x 1 estimator
-    assert estimation_tasks(cfg) == 15
+    # 3 layers (6, 4, output) x (4 recorded epochs + the initialisation) x 2 estimators
+    assert estimation_tasks(cfg) == 30
+    assert not serial_estimation(cfg)
+    assert serial_estimation(validate_config(TINY_NETWORK_CONFIG)), "binning alone is cheapest serially"
     assert parallel_threads(15) == 8
     assert parallel_threads(15, node_cpus=2) == 2
     assert parallel_threads(3, node_cpus=64) == 3

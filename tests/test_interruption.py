@@ -45,7 +45,9 @@ CONFIG = {
     "model": {"kind": "mlp", "widths": [6, 4], "activation": "tanh"},
     "training": {"epochs": EPOCHS, "batch_size": 256, "lr": 0.01, "checkpoint_every": 5},
     "record": {"num_epochs": 8, "spacing": "log"},
-    "estimators": [{"name": "binning", "bins": 30, "range": [-1, 1]}],
+    # kde besides binning: estimation long enough (a few seconds, on a 2-process Dask cluster) to
+    # be killed in the middle; binning alone finishes in well under a second.
+    "estimators": [{"name": "binning", "bins": 30, "range": [-1, 1]}, {"name": "kde", "noise_variance": 0.1}],
 }
 TARGET = f"results/{STUDY}/mi.csv"
 LOCKED = "Directory cannot be locked"
@@ -154,7 +156,7 @@ def interrupted(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("interrupted")
     (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     res = work / "results" / STUDY
-    ckpt = res / "work" / "seed0" / "checkpoint.pt"
+    ckpt = res / "work" / "seeds-0" / "checkpoint.pt"
     rng = np.random.default_rng(12345)
     kill_from = int(rng.integers(5, 25))  # a checkpointed epoch > 0, well before the end
 
@@ -171,15 +173,15 @@ def interrupted(tmp_path_factory) -> dict:
     out: dict = {"work": work, "locked": []}
     out["train_kill"] = _start_and_kill(work, training_under_way, "train")
     out["after_train_kill"] = {
-        "final_store": (res / "activations" / "seed0.zarr").exists(),
-        "partial_store": res / "work" / "seed0" / "seed0.partial.zarr",
-        "partial_store_complete": _store_complete(res / "work" / "seed0" / "seed0.partial.zarr"),
+        "final_store": (res / "activations" / "seeds-0" / "seed0.zarr").exists(),
+        "partial_store": res / "work" / "seeds-0" / "seed0.partial.zarr",
+        "partial_store_complete": _store_complete(res / "work" / "seeds-0" / "seed0.partial.zarr"),
         "checkpoint_epoch": _checkpoint_epoch(ckpt),
     }
-    out["partial_open_error"] = _open_error(res / "work" / "seed0" / "seed0.partial.zarr")
+    out["partial_open_error"] = _open_error(res / "work" / "seeds-0" / "seed0.partial.zarr")
 
-    est_log = res / "logs" / "estimate" / "seed0.log"
-    train_log = res / "logs" / "train" / "seed0.log"
+    est_log = res / "logs" / "estimate" / "seeds-0.log"
+    train_log = res / "logs" / "train" / "seeds-0.log"
 
     def estimation_under_way():
         if est_log.is_file():
@@ -199,7 +201,7 @@ def interrupted(tmp_path_factory) -> dict:
                        check=True, timeout=300)
         out["estimate_kill"] = _start_and_kill(work, estimation_under_way, "estimate")
     out["train_log"] = train_log.read_text(errors="replace")
-    out["mi_seed_after_estimate_kill"] = (res / "mi" / "seed0.csv").exists()
+    out["mi_seed_after_estimate_kill"] = (res / "mi" / "seeds-0.csv").exists()
     # The README's command, with --rerun-incomplete spelled out.
     _rerun(work, "--rerun-incomplete", record=out["locked"])
     return out
@@ -258,7 +260,7 @@ def test_mi_table_identical_to_uninterrupted_run(reference, interrupted):
     b = interrupted["work"] / TARGET
     df_a = pd.read_csv(a, dtype={"layer": str})
     df_b = pd.read_csv(b, dtype={"layer": str})
-    assert len(df_a) == 3 * 8 * 1  # 3 layers x 8 recorded epochs x 1 estimator (one seed)
+    assert len(df_a) == 3 * 8 * 2  # 3 layers x 8 recorded epochs x 2 estimators (one seed)
     assert df_a["I_XT"].notna().all()
     pd.testing.assert_frame_equal(df_a, df_b, check_exact=True)
     assert a.read_bytes() == b.read_bytes()
@@ -268,8 +270,8 @@ def test_activations_and_metrics_identical_to_uninterrupted_run(reference, inter
     import xarray as xr
 
     rel = Path("results") / STUDY
-    sa = xr.open_zarr(reference / rel / "activations" / "seed0.zarr", consolidated=False)
-    sb = xr.open_zarr(interrupted["work"] / rel / "activations" / "seed0.zarr", consolidated=False)
+    sa = xr.open_zarr(reference / rel / "activations" / "seeds-0" / "seed0.zarr", consolidated=False)
+    sb = xr.open_zarr(interrupted["work"] / rel / "activations" / "seeds-0" / "seed0.zarr", consolidated=False)
     assert sorted(sa.data_vars) == sorted(sb.data_vars)
     for var in sa.data_vars:
         a, b = sa[var].values, sb[var].values
@@ -277,9 +279,9 @@ def test_activations_and_metrics_identical_to_uninterrupted_run(reference, inter
         np.testing.assert_array_equal(a, b, err_msg=var)
     assert not np.isnan(sa["act_1"].values).any()
     assert sa.attrs == sb.attrs
-    for name in ("metrics.csv", "metrics/seed0.csv"):
+    for name in ("metrics.csv", "metrics/seeds-0.csv"):
         assert (reference / rel / name).read_bytes() == (interrupted["work"] / rel / name).read_bytes(), name
-    assert not (interrupted["work"] / rel / "work" / "seed0" / "checkpoint.pt").exists()
+    assert not (interrupted["work"] / rel / "work" / "seeds-0" / "checkpoint.pt").exists()
 
 
 def test_plain_rerun_after_sigkill_needs_no_unlock(interrupted):
@@ -427,8 +429,8 @@ def test_estimate_refuses_partial_store(tmp_path, train_cfg):
     partial = workdir / "seed0.partial.zarr"
     assert _store_complete(partial) is False
     proc = subprocess.run(
-        [sys.executable, "-m", "infoplane.cli", "estimate", "--config", str(cfg_path), "--store", str(partial),
-         "--seed", "0", "--out", str(tmp_path / "mi.csv"), "--quiet"],
+        [sys.executable, "-m", "infoplane.cli", "estimate", "--config", str(cfg_path), "--stores", str(partial),
+         "--out", str(tmp_path / "mi.csv"), "--quiet"],
         env=_env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2

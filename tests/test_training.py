@@ -279,9 +279,10 @@ def test_cli_train_writes_every_seed(tmp_path, capsys):
         ds = open_store(tmp_path / "out" / f"seed{seed}.zarr")
         assert ds.attrs["seed"] == seed and ds.attrs["status"] == "ok"
     assert torch.get_num_threads() == threads  # restored after training
-    rc = main(["train", "--config", str(tmp_path / "c.yaml"), "--seeds", "1", "--metrics", str(tmp_path / "x.csv"),
-               "--workdir", str(tmp_path / "w2")])
-    assert rc == 2 and "--seeds goes with --outdir" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse: the missing required flag is named
+        main(["train", "--config", str(tmp_path / "c.yaml"), "--seeds", "1", "--metrics", str(tmp_path / "x.csv"),
+              "--workdir", str(tmp_path / "w2")])
+    assert exit_.value.code == 2 and "--outdir" in capsys.readouterr().err
 
 
 def test_divergence_is_recorded_not_raised(tmp_path):
