@@ -39,11 +39,13 @@ _NETWORK_SECTIONS = ("seeds", "dataset", "model", "training", "estimators")
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "train": ("study", *TRAINING_SECTIONS),
     "compress": ("study", *TRAINING_SECTIONS, "compression"),
-    "estimate": ("study", *ESTIMATION_SECTIONS),
+    # `dask` (the scheduler address) travels with the jobs that start Dask work; changing it
+    # reruns them (the numbers do not change, tests/test_cluster.py)
+    "estimate": ("study", *ESTIMATION_SECTIONS, "dask"),
     "collect": ("study", "seeds", *ESTIMATION_SECTIONS),
     "figures": ("study", "estimators", "figures"),
-    "validation": ("study", "validation"),
-    "synthetic": ("study", "synthetic"),
+    "validation": ("study", "validation", "dask"),
+    "synthetic": ("study", "synthetic", "dask"),
     "synthetic_autoencoder": ("study", "synthetic"),
     "sweep": ("study", "sweep"),
 }
@@ -55,6 +57,8 @@ _STAGE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "synthetic": ("images", "seeds", "true_mi_nats", "n", "image_size", "rectangle_min_pixels", "ae"),
     },
 }
+#: Sections a study may leave out (no schema default): a stage config holds them only when set.
+_OPTIONAL_SECTIONS: tuple[str, ...] = ("dask",)
 #: Top-level key that marks a file as a stage config (its value is the stage).
 STAGE_KEY = "infoplane_stage"
 #: Keys that only schedule work (how seeds are grouped into jobs) and never change a result:
@@ -202,7 +206,7 @@ def _check_stage_sections(cfg: Mapping[str, Any], stage: Any) -> None:
     """A stage config: a known stage and every section that stage reads."""
     if not isinstance(stage, str) or stage not in STAGE_SECTIONS:
         raise ConfigError(f"{STAGE_KEY}: {stage!r} is not a stage; choose one of {', '.join(STAGE_SECTIONS)}")
-    missing = [s for s in STAGE_SECTIONS[stage] if s not in cfg]
+    missing = [s for s in STAGE_SECTIONS[stage] if s not in cfg and s not in _OPTIONAL_SECTIONS]
     if missing:
         raise ConfigError(f"(top level): a {stage} stage config needs {', '.join(STAGE_SECTIONS[stage])}; "
                           f"missing: {', '.join(missing)}")
@@ -269,7 +273,7 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str |
                 _check_sweep(dict(cfg), source)
         else:
             _check_stage_sections(filled, stage)
-            filled = {key: filled[key] for key in STAGE_SECTIONS[stage]}
+            filled = {key: filled[key] for key in STAGE_SECTIONS[stage] if key in filled}
         _check_semantics(filled)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
