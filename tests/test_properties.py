@@ -144,7 +144,7 @@ def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
         assert i_ty <= h_y + len(np.unique(y)) / (n * LN2) + 1e-9, (i_ty, h_y)
     if method in ("binning", "adaptive_binning", "kde"):
         i_xt = est.estimate(np.arange(n), t)  # sample ids: IDNNs' I(X;T)
-        assert math.isfinite(i_xt) and i_xt >= 0.0
+        assert math.isfinite(i_xt) and i_xt >= -1e-12  # plug-in sums of p log p round (seen: -6e-16)
 
 
 # ------------------------------------------------------------------------- binning bounds

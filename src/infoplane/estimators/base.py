@@ -82,6 +82,8 @@ class UnreliableEstimateWarning(UserWarning):
 #: An estimate below ``-NEGATIVE_SE_FACTOR * standard_error`` is flagged with
 #: :class:`UnreliableEstimateWarning`.
 NEGATIVE_SE_FACTOR = 2.0
+#: Float rounding of an MI made of sums of p log p (bits): smaller negatives are not flagged.
+ROUNDING_BITS = 1e-12
 
 
 class Estimator:
@@ -130,7 +132,9 @@ class Estimator:
         xa, ya = check_pair(x, y)
         value, err = self._estimate(xa, ya)
         value, err = float(value), float(err)
-        if value < 0 and (math.isnan(err) or value < -NEGATIVE_SE_FACTOR * err):
+        # below zero by more than float rounding (a plug-in difference of entropies of a constant
+        # layer can come out at -6e-16) and by more than the stated error
+        if value < -ROUNDING_BITS and (math.isnan(err) or value < -NEGATIVE_SE_FACTOR * err):
             warnings.warn(
                 f"{self.name}: negative MI {value:.3g} bits, more than {NEGATIVE_SE_FACTOR:g} standard "
                 f"errors ({err:.2g} bits) below 0: the estimator's bias dominates on this input "

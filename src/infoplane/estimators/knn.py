@@ -126,12 +126,25 @@ def _check_int(est: Estimator, key: str, minimum: int) -> None:
     est.params[key] = int(v)
 
 
+def _column_std(a: np.ndarray) -> np.ndarray:
+    """Standard deviation per column of ``a`` (n, d), positive for every column with two distinct
+    values: where ``a.std`` underflows to 0 (tiny, subnormal values such as ``[1e-282, 0, ...]``)
+    it is computed on the column scaled by its largest magnitude. Other columns get ``a.std``
+    itself, bit for bit."""
+    std = a.std(axis=0)
+    tiny = (std == 0) & (np.ptp(a, axis=0) > 0) if len(a) else np.zeros(a.shape[1], bool)
+    if tiny.any():
+        m = np.abs(a[:, tiny]).max(axis=0)
+        std[tiny] = (a[:, tiny] / m).std(axis=0) * m
+    return std
+
+
 def _standardise_jitter(a: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
     """Float64 copy scaled to unit std per column (constant columns left at 0), plus
     ``jitter * N(0, 1)`` noise on the non-constant columns (breaks ties; seeded)."""
     a = np.array(a, dtype=np.float64, copy=True)
     a -= a.mean(axis=0)
-    std = a.std(axis=0)
+    std = _column_std(a)
     live = std > 0
     a[:, live] /= std[live]
     if jitter > 0:
@@ -545,11 +558,11 @@ def _whiten(a: np.ndarray) -> np.ndarray:
     cancel in the MI). Falls back to per-column scaling if the covariance is singular.
     """
     a = a - a.mean(axis=0)
-    a = a[:, a.std(axis=0) > 0]
+    a = a[:, _column_std(a) > 0]
     if a.shape[1] == 0:
         return a
     white = _cholesky_whiten(a)
-    return a / a.std(axis=0) if white is None else white[0]
+    return a / _column_std(a) if white is None else white[0]
 
 
 def _kl_terms_whitened(z: np.ndarray, k: int) -> np.ndarray:
@@ -557,7 +570,7 @@ def _kl_terms_whitened(z: np.ndarray, k: int) -> np.ndarray:
     and shifted back by the log-determinant (an exact identity for the entropy; the k-NN
     estimate itself is least biased on isotropic data). z as it is when a column is constant
     or the covariance is singular."""
-    if z.shape[0] < 2 or np.any(z.std(axis=0) == 0):
+    if z.shape[0] < 2 or np.any(_column_std(z) == 0):
         return _kl_terms(z, k)
     white = _cholesky_whiten(z - z.mean(axis=0))
     if white is None:
@@ -597,7 +610,7 @@ def entropy_kl(x: np.ndarray, k: int = 5, *, seed: int = 0, jitter: float = 1e-1
         raise ValueError(f"entropy_kl: k must be a positive integer; got k={k!r}")
     if k >= n:
         raise ValueError(f"entropy_kl: k={k} neighbours but only {n} samples; need k < n")
-    std = a.std(axis=0)
+    std = _column_std(a)
     if np.any(std == 0):
         raise ValueError("entropy_kl: x has a constant column; its differential entropy is -inf")
     a = a + jitter * std * np.random.default_rng(seed).standard_normal(a.shape)
@@ -608,8 +621,9 @@ def _drop_constant_and_jitter(a: np.ndarray, rng: np.random.Generator) -> np.nda
     """float64 copy of a without its constant columns, plus ``1e-10 * std * N(0, 1)``
     tie-breaking noise per column (the entropy-based estimators' preprocessing)."""
     a = a.astype(np.float64)
-    a = a[:, a.std(axis=0) > 0]
-    return a + 1e-10 * a.std(axis=0) * rng.standard_normal(a.shape)
+    std = _column_std(a)
+    a, std = a[:, std > 0], std[std > 0]
+    return a + 1e-10 * std * rng.standard_normal(a.shape)
 
 
 #: Support checks of the entropy-based estimators (``kl``, ``wkl``; :func:`check_entropy_support`).
@@ -641,7 +655,7 @@ def local_dimension(a: np.ndarray, k: int = ID_NEIGHBOURS, queries: int = ID_QUE
         return float("nan")
     z = z - z.mean(axis=0)
     white = _cholesky_whiten(z) if n > z.shape[1] + 1 else None
-    z = white[0] if white is not None else z / np.where(z.std(axis=0) > 0, z.std(axis=0), 1.0)
+    z = white[0] if white is not None else z / np.where(_column_std(z) > 0, _column_std(z), 1.0)
     rows = np.random.default_rng(seed).choice(n, queries, replace=False) if n > queries else np.arange(n)
     q = z[rows]
 
@@ -691,7 +705,7 @@ def check_entropy_support(name: str, a: np.ndarray, what: str) -> None:
       live on different scales.
     """
     a = np.asarray(a, dtype=np.float64)
-    a = a[:, a.std(axis=0) > 0]
+    a = a[:, _column_std(a) > 0]
     n, d = a.shape
     if d == 0:
         return
@@ -827,7 +841,7 @@ class KLEstimator(Estimator):
                 idx = np.flatnonzero(codes == lab_code)
                 terms[idx] -= part(cz[idx], k)
         else:
-            d = int(np.count_nonzero(x.std(axis=0) > 0) + np.count_nonzero(y.std(axis=0) > 0))
+            d = int(np.count_nonzero(_column_std(x) > 0) + np.count_nonzero(_column_std(y) > 0))
             if d > KL_MAX_JOINT_DIM:
                 raise EstimatorRefused(
                     f"kl: x and y have {d} non-constant coordinates together, more than "
