@@ -148,21 +148,23 @@ class Estimator:
         raise NotImplementedError
 
 
-def accepts_sample_ids(name: str) -> bool:
-    """Whether the estimator registered as ``name`` can take X = sample ids (see
-    :class:`Estimator`). ValueError for an unknown name."""
+def _registered_class(name: str) -> type[Estimator]:
+    """The estimator class registered as ``name``; ValueError (with the closest name) otherwise."""
     _load_builtin()
     if name not in _REGISTRY:
         raise ValueError(f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}")
-    return bool(_REGISTRY[name].accepts_sample_ids)
+    return _REGISTRY[name]
+
+
+def accepts_sample_ids(name: str) -> bool:
+    """Whether the estimator registered as ``name`` can take X = sample ids (see
+    :class:`Estimator`). ValueError for an unknown name."""
+    return bool(_registered_class(name).accepts_sample_ids)
 
 
 def is_cheap(name: str) -> bool:
     """Whether the estimator registered as ``name`` is cheap per call (see :class:`Estimator`)."""
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown estimator {name!r}{suggest(str(name), list(_REGISTRY))}")
-    return bool(_REGISTRY[name].cheap)
+    return bool(_registered_class(name).cheap)
 
 
 def is_discrete(a: np.ndarray) -> bool:
