@@ -56,10 +56,10 @@ _LAZY = {
         ["DPI", "OutSpec", "estimator_palette", "layer_palette", "notes_text", "save_figure"], "style"),
     **dict.fromkeys(["sweep_information_plane", "sweep_information_plane_figure"], "sweep"),
     **dict.fromkeys(
-        ["SYNTHETIC_SUMMARY_COLUMNS", "synthetic_images", "synthetic_images_figure",
+        ["SYNTHETIC_FIGURE_COLUMNS", "synthetic_images", "synthetic_images_figure",
          "synthetic_summary"], "synthetic_figures"),
     **dict.fromkeys(
-        ["VALIDATION_SUMMARY_COLUMNS", "estimator_validation", "estimator_validation_figure",
+        ["VALIDATION_FIGURE_COLUMNS", "estimator_validation", "estimator_validation_figure",
          "validation_summary"], "validation_figures"),
 }
 
@@ -70,9 +70,9 @@ __all__ = [
     "NETWORK_FIGURES",
     "SWEEP_FIGURES",
     "SYNTHETIC_FIGURES",
-    "SYNTHETIC_SUMMARY_COLUMNS",
+    "SYNTHETIC_FIGURE_COLUMNS",
     "VALIDATION_FIGURES",
-    "VALIDATION_SUMMARY_COLUMNS",
+    "VALIDATION_FIGURE_COLUMNS",
     "OutSpec",
     "TableLike",
     "check_smoothing",
@@ -153,13 +153,13 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
         sweep_information_plane_figure,
     )
     from infoplane.plots.synthetic_figures import (
-        SYNTHETIC_SUMMARY_COLUMNS,
+        SYNTHETIC_FIGURE_COLUMNS,
         synthetic_images,
         synthetic_images_figure,
         synthetic_summary,
     )
     from infoplane.plots.validation_figures import (
-        VALIDATION_SUMMARY_COLUMNS,
+        VALIDATION_FIGURE_COLUMNS,
         estimator_validation,
         estimator_validation_figure,
         validation_summary,

@@ -43,7 +43,9 @@ from infoplane.plots.style import (
 
 #: Columns of the synthetic-images summary the figure reads (bits). Optional: ``latent_dim``
 #: (shown in the panel titles) and ``n`` (to choose a sample size).
-SYNTHETIC_SUMMARY_COLUMNS: tuple[str, ...] = (
+#: The columns of the study's summary (:data:`infoplane.tables.SYNTHETIC_SUMMARY_COLUMNS`) this
+#: figure reads; the loader checks they are there.
+SYNTHETIC_FIGURE_COLUMNS: tuple[str, ...] = (
     "image", "compression", "estimator", "true_mi", "n_seeds", "mean", "std",
     "target_lo_bits", "target_hi_bits",
 )
@@ -63,7 +65,7 @@ def synthetic_summary(table: TableLike) -> pd.DataFrame:
     """
     hint = summary_hint("synthetic-images", "synthetic_summary.csv",
                         "`infoplane synthetic --summary`, with the target band columns")
-    df = load_table(table, SYNTHETIC_SUMMARY_COLUMNS, "synthetic-images summary", hint=hint)
+    df = load_table(table, SYNTHETIC_FIGURE_COLUMNS, "synthetic-images summary", hint=hint)
     numbers = ["true_mi", "n_seeds", "mean", "std", "target_lo_bits", "target_hi_bits"]
     numeric(df, numbers + [c for c in ("latent_dim", "n") if c in df.columns],
             "synthetic-images summary")
@@ -150,7 +152,7 @@ def synthetic_images(
     Parameters
     ----------
     table : DataFrame or path
-        Synthetic-images summary (:data:`SYNTHETIC_SUMMARY_COLUMNS`, bits).
+        Synthetic-images summary (:data:`SYNTHETIC_FIGURE_COLUMNS`, bits).
     out_stem : path or sequence of paths
     n : int, optional
         Sample size to draw when the table has an ``n`` column (default: the largest).

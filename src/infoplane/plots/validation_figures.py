@@ -34,7 +34,8 @@ from infoplane.plots.style import (
 
 #: Columns of the validation summary the figure reads (bits; ``mean`` and ``std`` over seeds,
 #: ``n_seeds`` estimates per row). The study's table has more (``bias``, ``rmse``, ``seconds``).
-VALIDATION_SUMMARY_COLUMNS: tuple[str, ...] = (
+#: (``validation_summary.csv``, written by :func:`infoplane.studies.validation.bias_table`.)
+VALIDATION_FIGURE_COLUMNS: tuple[str, ...] = (
     "distribution", "dim", "n", "true_mi", "estimator", "mean", "std", "n_seeds",
 )
 
@@ -45,7 +46,7 @@ def validation_summary(table: TableLike) -> pd.DataFrame:
     Parameters
     ----------
     table : DataFrame or path
-        ``validation_summary.csv``: at least :data:`VALIDATION_SUMMARY_COLUMNS` (bits).
+        ``validation_summary.csv``: at least :data:`VALIDATION_FIGURE_COLUMNS` (bits).
 
     Returns
     -------
@@ -58,7 +59,7 @@ def validation_summary(table: TableLike) -> pd.DataFrame:
         Naming the missing columns (and, for the per-seed ``validation.csv``, the file to pass).
     """
     hint = summary_hint("validation", "validation_summary.csv", "`infoplane validation --summary`")
-    df = load_table(table, VALIDATION_SUMMARY_COLUMNS, "validation summary", hint=hint)
+    df = load_table(table, VALIDATION_FIGURE_COLUMNS, "validation summary", hint=hint)
     numeric(df, ["dim", "n", "true_mi", "mean", "std", "n_seeds"], "validation summary")
     as_text(df, ["distribution", "estimator"])
     return df
