@@ -39,7 +39,9 @@ least 1 and never overflows; terms below ``exp(-(37 + ln n))`` of the own term m
 error below 1e-13; :func:`_exp_sum`). Far-apart components give ``ln n``, coincident ones 0
 (to about 1e-13).
 The per-draw sums come from one compiled pass over the (draw, component) pairs
-(:func:`_log_sum_rows`, row blocks on the k-NN thread pool); the sums over all components are
+(:func:`_log_sum_rows`, row blocks on the k-NN thread pool), the components sorted along their
+direction of largest spread so that a tile of columns with no component near the draw is skipped
+without exponentials (far clusters, saturated units); the sums over all components are
 remembered by content, so the calls for I(X;T) and I(T;Y) on one layer share them and the second
 adds only the same-class pairs. :func:`sp_reference` is the plain double loop (scipy
 ``multivariate_normal.logpdf`` and ``logsumexp``) the fast path is tested against.
@@ -210,23 +212,36 @@ def _log_sums(centres: np.ndarray, t: np.ndarray, own: np.ndarray, lo: np.ndarra
     return out
 
 
+def _sort_key(s: np.ndarray) -> np.ndarray:
+    """Each row's coordinate along the direction of largest spread (n,): centres sorted by it
+    put near neighbours in the same column tiles of :func:`_log_sum_rows`, so the tiles of far
+    clusters are skipped."""
+    centred = s - s.mean(axis=0)
+    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+    return centred @ direction
+
+
 def _all_sums(s: np.ndarray, t: np.ndarray, samples: int, beta: float) -> np.ndarray:
     """``LSE_j(-u_j)`` over all n components for every draw (N,), nats."""
     n = s.shape[0]
-    own = np.repeat(np.arange(n, dtype=np.int64), samples)
+    order = np.argsort(_sort_key(s), kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(n)
+    own = np.repeat(position, samples).astype(np.int64)
     lo = np.zeros(len(t), np.int64)
     hi = np.full(len(t), n, np.int64)
-    return _log_sums(s, t, own, lo, hi, beta)
+    return _log_sums(s[order], t, own, lo, hi, beta)
 
 
 def _group_sums(s: np.ndarray, t: np.ndarray, samples: int, beta: float, codes: np.ndarray) -> np.ndarray:
-    """``LSE_{j: a_j = a_i}(-u_j)`` for every draw (N,), nats: components sorted by group, each
-    draw's pass limited to its own group's contiguous range."""
-    order = np.argsort(codes, kind="stable")
+    """``LSE_{j: a_j = a_i}(-u_j)`` for every draw (N,), nats: components sorted by group (and
+    by :func:`_sort_key` inside it), each draw's pass limited to its own group's range."""
+    order = np.lexsort((_sort_key(s), codes))
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
-    ends = np.cumsum(np.bincount(codes))
-    starts = ends - np.bincount(codes)
+    counts = np.bincount(codes)
+    ends = np.cumsum(counts)
+    starts = ends - counts
     own = np.repeat(position, samples).astype(np.int64)
     lo = np.repeat(starts[codes], samples).astype(np.int64)
     hi = np.repeat(ends[codes], samples).astype(np.int64)
