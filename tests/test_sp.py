@@ -215,7 +215,7 @@ def test_standard_error_matches_the_spread_over_seeds(samples):
         assert 1 / 1.5 < ratio < 1.5, ratio
 
 
-def test_one_draw_per_component_reports_an_upper_bound():
+def test_one_draw_per_component_reports_a_conservative_error():
     """Measured: 0.95 (I(X;T)) and 1.41 (I(T;Y)); the plain std / sqrt(n) also counts the spread
     between components, so it is not below the true error beyond the noise of 50 seeds."""
     s, labels = clustered_layer()

@@ -2,6 +2,8 @@
 
 Goldfeld, Z., van den Berg, E., Greenewald, K., Melnyk, I., Nguyen, N., Kingsbury, B. &
 Polyanskiy, Y. (2019). Estimating information flow in deep neural networks. ICML 2019, PMLR 97.
+(Section numbers and the default beta below are cited from memory of the paper; they were not
+re-checked against its PDF here.)
 
 A is discrete (sample ids, as in I(X;T) with ``analysis.x: ids``, or class labels, as in
 I(T;Y)) and S (n, d) holds the layer's recorded noiseless outputs, one row per input sample,
@@ -49,7 +51,7 @@ adds only the same-class pairs. :func:`sp_reference` is the plain double loop (s
 The draws are stratified (``samples`` per component), so the standard error is that of a
 stratified mean, ``sqrt(sum_i var_i / samples) / n`` with ``var_i`` the sample variance of
 component i's terms (``samples >= 2``); with ``samples = 1`` the plain ``std / sqrt(n)`` is
-reported, an upper bound (it also counts the spread between components).
+reported, conservative (it also counts the spread between components).
 """
 
 from __future__ import annotations
@@ -308,7 +310,9 @@ def sp_summary(terms: np.ndarray) -> tuple[float, float]:
 
     The draws are stratified by component, so the error is that of a stratified mean: ``sqrt(
     sum_i var_i / samples) / n`` with ``var_i`` the sample variance of row i (``samples >= 2``).
-    With one draw per component the plain ``std / sqrt(n)`` is returned, an upper bound.
+    With one draw per component the plain ``std / sqrt(n)`` is returned: conservative, its
+    square is on average at least the true variance (it also counts the spread between
+    components).
     """
     n, samples = terms.shape
     value = float(terms.mean())
@@ -362,11 +366,12 @@ class SPEstimator(Estimator):
     beta : float, default 0.005
         Standard deviation of the layer's Gaussian noise, in the units of S. The default is the
         noise Goldfeld et al. (2019) use for the tanh network on the 12-bit task of Shwartz-Ziv &
-        Tishby (Sec. 5, Fig. 4; recalled, check it against the paper). The estimate depends
+        Tishby (their Sec. 5, Fig. 4; see the note at the top of the module). The estimate depends
         strongly on it: it is I(A;T) of this noisy layer, not of the deterministic one.
     samples : int >= 1, default 2
         Monte Carlo draws per mixture component (n * samples draws in all). Two or more give an
-        unbiased estimate of the standard error; one gives an upper bound.
+        unbiased estimate of the variance behind the standard error; one gives a conservative
+        one (it also counts the spread between components).
     seed : int >= 0, default 0
         Seeds the draws (:func:`noise_draws`; no global random state). The same seed gives the
         same draws for every layer and epoch of the same shape (common random numbers).
