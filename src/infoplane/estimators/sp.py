@@ -128,13 +128,13 @@ def _exp_sum(b: np.ndarray, m: int, scale: float) -> float:
     return s
 
 
-@njit(nogil=True, cache=True, fastmath=True)
-def _tile_min(b: np.ndarray, m: int) -> float:
-    """``min(b[:m])`` (vectorised; b holds no NaN)."""
-    lo = np.inf
+@njit(nogil=True, cache=True)
+def _any_within(b: np.ndarray, m: int, bound: float) -> bool:
+    """Whether some ``b[q] <= bound``, q < m (a count, which the compiler vectorises)."""
+    k = 0
     for q in range(m):
-        lo = min(lo, b[q])
-    return lo
+        k += b[q] <= bound
+    return k > 0
 
 
 @njit(nogil=True, cache=True)
@@ -182,7 +182,7 @@ def _log_sum_rows(
                 for q in range(m):
                     u = row[q] - v
                     b[q] += u * u
-            if _tile_min(b, m) > d_max:
+            if not _any_within(b, m, d_max):
                 continue
             if fast:
                 s += _exp_sum(b, m, inv2b2)
