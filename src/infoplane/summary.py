@@ -1,8 +1,8 @@
 """The MI summary of a network study: how much I(X;T) each layer loses late in training.
 
-The numbers the compression debate quotes (Shwartz-Ziv & Tishby 2017 report a late decrease of
-I(X;T) in every hidden layer of a tanh network; Saxe et al. 2018 find none in ReLU networks with
-a different binning), computed once from the MI table (:data:`infoplane.tables.MI_COLUMNS`,
+The numbers the compression debate quotes (Shwartz-Ziv & Tishby 2017, arXiv:1703.00810, report
+a late decrease of I(X;T) in the hidden layers of a tanh network; Saxe et al. 2018, ICLR, Fig. 1,
+find none in ReLU networks), computed once from the MI table (:data:`infoplane.tables.MI_COLUMNS`,
 bits) and written as ``summary.csv`` (:data:`infoplane.tables.MI_SUMMARY_COLUMNS`) beside
 ``mi.csv`` by the collect jobs; the figures read that table and never recompute it.
 """

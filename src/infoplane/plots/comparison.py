@@ -1,9 +1,9 @@
 """Figures that put conditions and estimators side by side: the compression debate.
 
-Shwartz-Ziv & Tishby (2017, Fig. 3) saw every hidden layer of a tanh network lose I(X;T) late in
-training (30 bins on the tanh range); Saxe et al. (2018, Fig. 1) saw no such loss in ReLU
-networks, nor under estimators that do not saturate; Goldfeld et al. (2019, Sec. 5) argue that
-the binned I(X;T) tracks the clustering of the hidden representations. These figures put those
+Shwartz-Ziv & Tishby (2017, arXiv:1703.00810) saw every hidden layer of a tanh network lose
+I(X;T) late in training (30 bins on the tanh range); Saxe et al. (2018, ICLR, Fig. 1) saw no
+such loss in ReLU networks; Goldfeld et al. (2019, ICML; abstract) identify the binning-based
+I(X;T) of past works as a measure of the clustering of the hidden representations. These figures put those
 claims next to each other for one study:
 
 - :func:`compression_grid`: information planes, one row per condition (a sweep's conditions,
