@@ -105,7 +105,7 @@ def curve_numbers(ok: pd.DataFrame, final_epoch: float) -> dict[str, float]:
 
 def _group_row(group: pd.DataFrame) -> dict[str, Any]:
     """The numbers of one summary row (see :data:`infoplane.tables.MI_SUMMARY_COLUMNS`)."""
-    final_epoch = float(group["epoch"].max())
+    final_epoch = group["epoch"].max()
     good = (group["status"] == "ok") & np.isfinite(group["I_XT"].to_numpy(dtype=float))
     ok = group[good]
     complete = set(ok.loc[ok["epoch"] == final_epoch, "seed"])
