@@ -97,15 +97,18 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     attrs = provenance_attrs(cfg, seeds=json.dumps(cfg["seeds"]))
-    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics)
+    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics, args.out_summary)
     return 0
 
 
 def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> None:
-    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics."""
+    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics, --out-summary."""
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-nc", required=True)
     sp.add_argument("--out-metrics", required=metrics_required, default=None)
+    sp.add_argument("--out-summary", default=None,
+                    help="Also write the MI table's summary here (peak, final and late drop of I(X;T) "
+                         "per layer; infoplane.summary.mi_summary).")
 
 
 def cmd_collect_sweep(args: argparse.Namespace) -> int:
@@ -115,25 +118,41 @@ def cmd_collect_sweep(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     collect_sweep(cfg, args.conditions, args.mi, args.metrics, args.out_csv, args.out_nc, args.out_metrics,
-                  provenance_attrs(cfg))
+                  provenance_attrs(cfg), args.out_summary)
     return 0
 
 
 def cmd_sweep_figure(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
-    from infoplane.plots import sweep_information_plane
+    from infoplane.plots import comparison_figures, sweep_information_plane
 
     cfg = load_config(args.config)
     sweep_information_plane(args.mi, args.out, title=f"Information plane per condition: {cfg['study']}")
+    if args.also:
+        comparison_figures(args.also, Path(args.out).parent, args.mi, args.summary, title=str(cfg["study"]))
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
-    from infoplane.plots import network_figures
+    from infoplane.plots import comparison_figures, network_figures
 
-    network_figures(args.mi, args.metrics, args.outdir, load_config(args.config))
+    cfg = load_config(args.config)
+    network_figures(args.mi, args.metrics, args.outdir, cfg)
+    if args.also:
+        comparison_figures(args.also, args.outdir, args.mi, args.summary, args.geometry, title=str(cfg["study"]))
     return 0
+
+
+def _add_comparison_flags(sp: argparse.ArgumentParser, geometry: bool) -> None:
+    """--also (comparison figures to draw as well) and the tables they read."""
+    from infoplane.plots.names import COMPARISON_FIGURES
+
+    sp.add_argument("--also", nargs="*", default=[], choices=COMPARISON_FIGURES, metavar="FIGURE",
+                    help=f"Also draw these comparison figures ({', '.join(COMPARISON_FIGURES)}).")
+    sp.add_argument("--summary", default=None, help="The study's summary.csv (needed by late_drop).")
+    if geometry:
+        sp.add_argument("--geometry", default=None, help="The study's geometry.csv (needed by clustering).")
 
 
 def cmd_validation(args: argparse.Namespace) -> int:
@@ -290,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
     sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
     sp.add_argument("--outdir", required=True)
+    _add_comparison_flags(sp, geometry=True)
 
     sp = add("collect-sweep", cmd_collect_sweep,
              "Stack a sweep's per-condition tables into the study's mi.csv, mi.nc and metrics.csv.")
@@ -303,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
              "Draw a sweep's information planes (one panel per condition) from the study's mi.csv.")
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", required=True, help="The sweep study's MI table (with a condition column).")
-    sp.add_argument("--out", required=True, help="Output path without suffix (.png and .pdf are written).")
+    sp.add_argument("--out", required=True, help="Output path without suffix (.png and .pdf are written); "
+                                                 "the --also figures go beside it.")
+    _add_comparison_flags(sp, geometry=False)
 
     for name, func, help_ in (
         ("validation", cmd_validation, "Run the estimator-validation grid (distributions with known MI)."),

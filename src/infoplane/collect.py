@@ -1,7 +1,8 @@
 """Collect a network study's per-seed tables into the study's tables.
 
 ``mi/seed<s>.csv`` -> ``mi.csv`` (and ``mi.nc``, the same table as an xarray Dataset with dims
-(estimator, seed, layer, epoch)), ``metrics/seed<s>.csv`` -> ``metrics.csv``. Every file is
+(estimator, seed, layer, epoch); and ``summary.csv``, its :func:`infoplane.summary.mi_summary`),
+``metrics/seed<s>.csv`` -> ``metrics.csv``. Every file is
 written atomically (:mod:`infoplane.atomic`) with a provenance sidecar beside each CSV.
 
 A sweep study (config key ``sweep``) collects each condition as above under
@@ -22,6 +23,7 @@ from infoplane.estimation import (
     collect_tables,
     to_dataset,
 )
+from infoplane.summary import mi_summary
 from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, sweep_columns
 
 PathLike = str | Path
@@ -66,6 +68,7 @@ def collect_study(
     attrs: Mapping[str, Any],
     metrics_paths: Sequence[PathLike] = (),
     out_metrics: PathLike | None = None,
+    out_summary: PathLike | None = None,
 ) -> list[Path]:
     """Merge per-seed MI tables (and metrics tables) into the study's tables.
 
@@ -82,11 +85,14 @@ def collect_study(
         Per-seed loss/accuracy tables; merged into ``out_metrics`` when given.
     out_metrics : path, optional
         Required when ``metrics_paths`` is not empty.
+    out_summary : path, optional
+        Where to write the MI table's summary (:func:`infoplane.summary.mi_summary`, bits).
 
     Returns
     -------
     list of Path
-        The files written: ``out_csv``, ``out_nc`` and, with metrics, ``out_metrics``.
+        The files written: ``out_csv``, ``out_nc``, with metrics ``out_metrics``, then
+        ``out_summary`` when given.
     """
     if metrics_paths and out_metrics is None:
         raise ValueError("metrics tables were given but no output path for them (out_metrics)")
@@ -96,6 +102,8 @@ def collect_study(
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
     if metrics_paths and out_metrics is not None:
         written.append(write_table(collect_metrics(metrics_paths), out_metrics, attrs))
+    if out_summary is not None:
+        written.append(write_table(mi_summary(df), out_summary, attrs))
     return written
 
 
@@ -169,12 +177,17 @@ def collect_sweep(
     out_nc: PathLike,
     out_metrics: PathLike,
     attrs: Mapping[str, Any],
+    out_summary: PathLike | None = None,
 ) -> list[Path]:
     """Write a sweep study's ``mi.csv``, ``mi.nc`` and ``metrics.csv`` from its conditions'
-    tables (see :func:`sweep_tables`, :func:`sweep_dataset`); returns the written paths."""
+    tables (see :func:`sweep_tables`, :func:`sweep_dataset`) and, when ``out_summary`` is
+    given, the summary of every condition (:func:`infoplane.summary.mi_summary`, the sweep
+    columns in front); returns the written paths."""
     mi, metrics = sweep_tables(cfg, conditions, mi_paths, metrics_paths)
     written = [write_table(mi, out_csv, attrs)]
     ds = sweep_dataset(mi, attrs)
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
     written.append(write_table(metrics, out_metrics, attrs))
+    if out_summary is not None:
+        written.append(write_table(mi_summary(mi), out_summary, attrs))
     return written

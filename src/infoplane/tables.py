@@ -30,6 +30,23 @@ def sweep_columns(cfg: Mapping[str, Any]) -> tuple[str, ...]:
     return ("condition", *[key for key in SWEEP_KEYS if key in sweep]) if sweep else ()
 
 
+#: The MI summary (``summary.csv``, :func:`infoplane.summary.mi_summary`): one row per (condition,
+#: estimator, split, layer) of an MI table. In front of these columns: a sweep study's
+#: :func:`sweep_columns`; after ``estimator``: ``split`` when the MI table has one. Over the seeds
+#: whose row at the last recorded epoch (``final_epoch``) is ok (``n_seeds``; the others are
+#: ``n_seeds_excluded``), from their ok rows only (``n_rows_excluded`` rows are not ok): per seed
+#: the peak of I(X;T) over the recorded epochs and its epoch, I(X;T) and I(T;Y) at
+#: ``final_epoch``, and the late drop peak - final, each as ``_mean`` and ``_std`` (ddof=1, NaN
+#: with one seed) over seeds; ``curve_*`` are the same three numbers of the seed-mean curve.
+#: MI in bits, epochs in training epochs.
+MI_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "estimator", "layer", "layer_index", "n_seeds", "n_seeds_excluded", "n_rows_excluded", "final_epoch",
+    "I_XT_peak_mean", "I_XT_peak_std", "peak_epoch_mean", "peak_epoch_std",
+    "I_XT_final_mean", "I_XT_final_std", "I_XT_late_drop_mean", "I_XT_late_drop_std",
+    "curve_I_XT_peak", "curve_peak_epoch", "curve_I_XT_final", "curve_I_XT_late_drop",
+    "I_TY_final_mean", "I_TY_final_std",
+)
+
 #: The loss/accuracy table (``metrics/seed<s>.csv``, ``metrics.csv``): one row per (seed, epoch).
 METRIC_COLUMNS: tuple[str, ...] = ("seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc")
 

@@ -85,6 +85,11 @@ rule collect:
         ),
         nc=f"{RESULTS}/{{cond}}mi.nc",
         metrics=f"{RESULTS}/{{cond}}metrics.csv",
+        summary=report(
+            f"{RESULTS}/{{cond}}summary.csv",
+            caption="../report/summary_table.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
@@ -92,4 +97,5 @@ rule collect:
         "../../environment.yml"
     shell:
         "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+        "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} "
+        "--out-summary {output.summary} 2> {log}"

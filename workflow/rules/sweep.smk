@@ -1,7 +1,8 @@
 # A sweep (config key `sweep`): every condition runs the rules above under
 # results/<study>/<condition>/; these two jobs stack the conditions' tables into the study's
-# mi.csv, mi.nc and metrics.csv (columns `condition` and one per swept key) and draw one
-# information plane per condition. A study without a sweep has neither job.
+# mi.csv, mi.nc, metrics.csv and summary.csv (columns `condition` and one per swept key) and
+# draw the figures that compare conditions (one information plane per condition, the grid of
+# conditions x estimators, the late drop of I(X;T)). A study without a sweep has neither job.
 
 if SWEEP:
 
@@ -18,6 +19,11 @@ if SWEEP:
             ),
             nc=f"{RESULTS}/mi.nc",
             metrics=f"{RESULTS}/metrics.csv",
+            summary=report(
+                f"{RESULTS}/summary.csv",
+                caption="../report/summary_table.rst",
+                category="Tables",
+            ),
         log:
             f"{RESULTS}/logs/collect_sweep/collect_sweep.log",
         localrule: True
@@ -28,15 +34,17 @@ if SWEEP:
         shell:
             "infoplane collect-sweep --config {input.config} --conditions {params.conditions} "
             "--mi {input.mi} --metrics {input.metrics} --out-csv {output.csv} "
-            "--out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+            "--out-nc {output.nc} --out-metrics {output.metrics} --out-summary {output.summary} "
+            "2> {log}"
 
     rule sweep_figure:
         input:
             config=CONFIG_FILES["sweep"],
             mi=f"{RESULTS}/mi.csv",
+            summary=f"{RESULTS}/summary.csv",
         output:
-            png=report_figures(SWEEP_FIGURES),
-            pdf=figure_files(SWEEP_FIGURES, ["pdf"]),
+            png=report_figures(SWEEP_STUDY_FIGURES),
+            pdf=figure_files(SWEEP_STUDY_FIGURES, ["pdf"]),
         log:
             f"{RESULTS}/logs/sweep_figure/sweep_figure.log",
         localrule: True
@@ -44,6 +52,7 @@ if SWEEP:
             "../../environment.yml"
         params:
             stem=get_figure_stem,
+            also=get_comparison_arg("sweep"),
         shell:
             "infoplane sweep-figure --config {input.config} --mi {input.mi} "
-            "--out {params.stem} 2> {log}"
+            "--summary {input.summary} {params.also} --out {params.stem} 2> {log}"

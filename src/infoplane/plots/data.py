@@ -231,6 +231,40 @@ def not_drawn_note(masked: Mapping[str, Sequence[str]], estimators: Sequence[str
             f"estimator failed there; the values stay in the MI table): " + "; ".join(parts) + ".")
 
 
+#: The split a figure draws when the table has a ``split`` column holding it (every sample).
+DEFAULT_SPLIT = "all"
+
+
+def one_split(df: pd.DataFrame, prefer: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """The rows of one split of a table with a ``split`` column (all/train/test), and its name.
+
+    Chooses ``prefer`` when the table has it, else :data:`DEFAULT_SPLIT` when present, else the
+    first split in table order. A table without a ``split`` column is returned whole with None.
+    """
+    if "split" not in df.columns:
+        return df, None
+    splits = [str(s) for s in pd.unique(df["split"].astype(str))]
+    chosen = next((s for s in (prefer, DEFAULT_SPLIT) if s in splits), splits[0])
+    return df[df["split"].astype(str) == chosen], chosen
+
+
+def split_phrase(split: str | None) -> str:
+    """``"split: all"`` for a figure's subtitle; '' for a table without splits."""
+    return f"split: {split}" if split else ""
+
+
+def conditions_of(df: pd.DataFrame) -> list[str | None]:
+    """A sweep table's conditions in table order (its ``condition`` column), else ``[None]``."""
+    if "condition" not in df.columns:
+        return [None]
+    return list(dict.fromkeys(df["condition"].astype(str)))
+
+
+def rows_of(df: pd.DataFrame, condition: str | None) -> pd.DataFrame:
+    """The rows of ``condition`` (all rows for None)."""
+    return df if condition is None else df[df["condition"].astype(str) == condition]
+
+
 def select_estimators(df: pd.DataFrame, estimator: str | Sequence[str] | None) -> list[str]:
     """The estimators to draw: ``estimator`` (checked against the table) or all, sorted."""
     available = sorted(df["estimator"].unique())

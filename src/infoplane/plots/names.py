@@ -19,6 +19,9 @@ REPORT_CATEGORY: dict[str, str] = {
     "estimator_validation": "Estimator validation",
     "synthetic_images": "Synthetic images",
     "sweep_information_plane": "Information plane",
+    "compression_grid": "Information plane",
+    "late_drop": "Compression",
+    "clustering": "Compression",
 }
 
 #: A network study's figures (:func:`infoplane.plots.network_figures`, ``infoplane figures``).
@@ -33,3 +36,11 @@ SYNTHETIC_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[5:6]
 #: A sweep study's figure (one information plane per condition; ``infoplane sweep-figure``),
 #: drawn in addition to each condition's :data:`NETWORK_FIGURES`.
 SWEEP_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[6:7]
+
+#: The figures that put conditions and estimators side by side (the compression debate:
+#: Shwartz-Ziv & Tishby 2017, Saxe et al. 2018, Goldfeld et al. 2019), drawn by
+#: :func:`infoplane.plots.comparison_figures` when the workflow asks for them:
+#: ``compression_grid`` (information planes, conditions x estimators, from ``mi.csv``),
+#: ``late_drop`` (late drop of I(X;T) per layer, from ``summary.csv``) and ``clustering``
+#: (I(X;T) beside the clustering score, from ``mi.csv`` and ``geometry.csv``).
+COMPARISON_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[7:10]
