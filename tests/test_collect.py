@@ -17,7 +17,7 @@ def mi_table(seed: int) -> pd.DataFrame:
     rows = []
     for li, layer in enumerate(["1", "softmax"]):
         for epoch in (0, 5, 10):
-            rows.append(dict(seed=seed, layer=layer, layer_index=li, epoch=epoch, estimator="ksg",
+            rows.append(dict(seed=seed, layer=layer, layer_index=li, epoch=epoch, split="all", estimator="ksg",
                              I_XT=10.0 * seed + li + epoch / 10, I_TY=0.1 * epoch, I_XT_se=np.nan,
                              I_TY_se=np.nan, status="ok", reason=""))
     return pd.DataFrame(rows, columns=list(MI_COLUMNS))
@@ -54,9 +54,10 @@ def test_collect_study_writes_csv_netcdf_metrics_and_provenance(tmp_path, per_se
     np.testing.assert_allclose(merged["I_XT"], merged["I_XT_in"])
     ds = xr.open_dataset(out / "mi.nc", engine="h5netcdf")
     try:
-        assert dict(ds.sizes) == {"estimator": 1, "seed": 2, "layer": 2, "epoch": 3}
+        assert dict(ds.sizes) == {"estimator": 1, "seed": 2, "layer": 2, "epoch": 3, "split": 1}
         assert ds["I_XT"].attrs["units"] == "bits"
-        assert float(ds["I_XT"].sel(seed=1, layer="softmax", epoch=10, estimator="ksg")) == pytest.approx(12.0)
+        assert float(ds["I_XT"].sel(seed=1, layer="softmax", epoch=10, estimator="ksg", split="all")) == \
+            pytest.approx(12.0)
         assert ds.attrs["study"] == "tiny"
     finally:
         ds.close()

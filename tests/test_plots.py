@@ -48,6 +48,7 @@ def make_mi(
                             layer=layer,
                             layer_index=li,
                             epoch=int(e),
+                            split="all",
                             estimator=est,
                             I_XT=np.nan if bad and e > 20 else ixt,
                             I_TY=np.nan if bad and e > 20 else ity,

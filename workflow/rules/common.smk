@@ -165,6 +165,12 @@ def get_mi_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}mi/{{group}}.csv", group=SEED_GROUPS)
 
 
+def get_geometry_tables(wildcards):
+    return expand(
+        f"{RESULTS}/{wildcards.cond}geometry/{{group}}.csv", group=SEED_GROUPS
+    )
+
+
 def get_metric_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
 
@@ -218,7 +224,12 @@ def report_figures(figures, cond=""):
 def get_final_outputs():
     outputs = []
     if is_network_study():
-        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
+        outputs += [
+            f"{RESULTS}/mi.csv",
+            f"{RESULTS}/mi.nc",
+            f"{RESULTS}/metrics.csv",
+            f"{RESULTS}/geometry.csv",
+        ]
         for cond in CONDITIONS:
             outputs += figure_files(NETWORK_FIGURES, cond=cond)
         if SWEEP:

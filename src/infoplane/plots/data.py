@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS
+from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, SPLITS
 
 #: A table given as a DataFrame or as the path of a CSV file.
 TableLike: TypeAlias = pd.DataFrame | str | Path
@@ -100,9 +100,33 @@ def load_mi(mi: TableLike) -> pd.DataFrame:
     """The MI table (:data:`infoplane.tables.MI_COLUMNS`, bits) with its columns checked and typed."""
     df = load_table(mi, MI_COLUMNS, "MI table", dtype={"layer": str})
     numeric(df, ["seed", "layer_index", "epoch", "I_XT", "I_TY", "I_XT_se", "I_TY_se"], "MI table")
-    as_text(df, ["layer", "estimator", "status"])
+    as_text(df, ["layer", "split", "estimator", "status"])
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "").astype(str)
     return df
+
+
+def figure_split(df: pd.DataFrame, configured: Sequence[str] | None = None) -> str:
+    """The split the figures draw from an MI table: ``all`` when the table has it, else the
+    first of ``configured`` (the config's ``analysis.split``, in its order) the table has, else
+    the table's first split in :data:`infoplane.tables.SPLITS` order."""
+    present = set(df["split"].astype(str))
+    order = ["all", *(configured or []), *SPLITS, *sorted(present)]
+    return next(s for s in order if s in present)
+
+
+def one_split(df: pd.DataFrame, split: str | None) -> tuple[pd.DataFrame, str]:
+    """The rows of ``split`` of a loaded MI table (``None``: :func:`figure_split`), and the split.
+
+    Raises
+    ------
+    ValueError
+        If the table has no row of ``split`` (the message lists the splits it has).
+    """
+    split = figure_split(df) if split is None else split
+    rows = df[df["split"] == split]
+    if rows.empty:
+        raise ValueError(f"MI table has no rows of split {split!r}; it has {sorted(set(df['split']))}")
+    return rows, split
 
 
 def load_metrics(metrics: TableLike) -> pd.DataFrame:
@@ -148,8 +172,11 @@ def _excluded_seeds(df: pd.DataFrame) -> list[Any]:
     return bad_seeds
 
 
-def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
+def mean_over_seeds(mi: TableLike, split: str | None = None) -> tuple[pd.DataFrame, int]:
     """Average an MI table over the seeds whose runs are ok; never over diverged seeds.
+
+    Only the rows of one split are averaged: ``split``, by default :func:`figure_split` of the
+    table (``all`` when present); ``attrs["split"]`` of the result names it.
 
     A seed is excluded entirely when any of its rows has ``status != "ok"`` (its training
     diverged), so every (layer, epoch) point of the mean is over the same seeds. A
@@ -159,6 +186,8 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     ----------
     mi : DataFrame or path
         MI table with the columns in :data:`infoplane.tables.MI_COLUMNS` (bits).
+    split : str, optional
+        The split whose rows are averaged.
 
     Returns
     -------
@@ -177,9 +206,9 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     Raises
     ------
     ValueError
-        On a missing column, an empty table, or when no seed is ok.
+        On a missing column, an empty table, a split the table lacks, or when no seed is ok.
     """
-    df = load_mi(mi)
+    df, split = one_split(load_mi(mi), split)
     bad_seeds = _excluded_seeds(df)
     ok = df[~df["seed"].isin(bad_seeds)]
     keys = ["estimator", "layer", "layer_index", "epoch"]
@@ -200,6 +229,7 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     if masked:
         warnings.warn(not_drawn_note(masked), UserWarning, stacklevel=2)
     out.attrs["not_drawn"] = masked
+    out.attrs["split"] = split
     return out, len(bad_seeds)
 
 
