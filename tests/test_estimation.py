@@ -264,7 +264,8 @@ def test_other_estimator_errors_name_the_layer_and_epoch(tmp_path, tiny_config, 
     cfg = validate_config(tiny_config)
     store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 3),))
     tasks = [t for t in make_tasks(store, cfg, slab_bytes=1) if t.epochs == (1,)]
-    with pytest.raises(ValueError, match=r"estimator 'ksg' on layer '1' at epoch 1 \(seed 0, split all, 3 units\): boom"):
+    where = r"estimator 'ksg' on layer '1' at epoch 1 \(seed 0, split all, 3 units\): boom"
+    with pytest.raises(ValueError, match=where):
         run_tasks(tasks, progress=False)
 
 

@@ -63,7 +63,7 @@ class SlabTask:
     on the samples of each of ``splits``.
 
     ``start`` is the index of the first of ``epochs`` on the store's epoch axis. The estimators'
-    params hold no binning range ``"run"``: :func:`make_tasks` put the resolved ``run_range`` of
+    params hold no binning range ``"run"``: :func:`make_tasks` puts the resolved ``run_range`` of
     the layer there (``run_range`` is None when no estimator asked for it).
     """
 
@@ -148,10 +148,11 @@ def check_splits(store: str | Path, splits: Sequence[str]) -> None:
         mask = split_mask(is_train, split)
         if mask is not None and not mask.any():
             n_train = int(np.count_nonzero(is_train))
+            why = ("a store recorded with record.samples: eval holds only held-out samples" if split == "train"
+                   else "dataset.train_fraction left no held-out sample")
             raise ValueError(
                 f"analysis.split: split {split!r} has no samples in {store} ({len(is_train)} samples, "
-                f"{n_train} of them train samples; a store recorded with record.samples: eval holds only "
-                f"held-out samples); remove {split!r} from analysis.split"
+                f"{n_train} of them train samples; {why}); remove {split!r} from analysis.split"
             )
 
 
@@ -252,8 +253,8 @@ class SlabRows(NamedTuple):
 
 @dataclass
 class _SplitPart:
-    """One split of a task: its sample mask (None = all), labels and estimators (X and Y coded
-    once for the task)."""
+    """One split of a task: its sample mask (None = all), labels and estimators (each codes the
+    split's X and Y once for all the task's blocks)."""
 
     split: str
     mask: np.ndarray | None
