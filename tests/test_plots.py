@@ -48,6 +48,7 @@ def make_mi(
                             layer=layer,
                             layer_index=li,
                             epoch=int(e),
+                            split="all",
                             estimator=est,
                             I_XT=np.nan if bad and e > 20 else ixt,
                             I_TY=np.nan if bad and e > 20 else ity,
@@ -947,3 +948,23 @@ def test_package_exports_and_cheap_figure_names():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ("('information_plane', 'mi_vs_epoch', 'training_curves', 'dynamics') "
                            "('png', 'pdf') False False")
+
+
+def test_figures_draw_split_all_else_the_first_configured_split():
+    """analysis.split: the figures draw the rows of split all when the table has them, else
+    those of the first split the config lists; a split other than all is named in a note."""
+    from infoplane.plots.data import figure_split
+
+    base = make_mi()
+    held_out = base.assign(split="test", I_XT=base["I_XT"] + 100.0)
+    both = pd.concat([base.assign(split="train"), held_out], ignore_index=True)
+    assert figure_split(both) == "train", "SPLITS order without a config"
+    assert figure_split(both, ["test", "train"]) == "test"
+    assert figure_split(pd.concat([both, base], ignore_index=True), ["test"]) == "all"
+    mean, _ = plots.mean_over_seeds(both, split="test")
+    assert mean.attrs["split"] == "test" and (mean["I_XT"] > 90).all()
+    fig = plots.information_plane_figure(both, split="test")
+    assert "MI estimated on the test samples only" in plots.notes_text(fig)
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"no rows of split 'all'; it has \['test', 'train'\]"):
+        plots.mean_over_seeds(both, split="all")

@@ -32,12 +32,11 @@ def make_mi(split: bool = False) -> pd.DataFrame:
             for li, layer in enumerate(LAYERS):
                 for seed, traj in TRAJ.items():
                     for epoch, value in zip(EPOCHS, traj, strict=True):
-                        for sp in (("all", "train") if split else (None,)):
+                        for sp in (("all", "train") if split else ("all",)):
                             ixt = scale * (value + offset) + 0.5 * li + (1.0 if sp == "train" else 0.0)
                             row = {"condition": cond, "model.activation": cond.split("-")[1], "seed": seed,
                                    "layer": layer, "layer_index": li, "epoch": epoch}
-                            if sp:
-                                row["split"] = sp
+                            row["split"] = sp
                             row.update(estimator=est, I_XT=ixt, I_TY=0.1 * seed + 0.01 * epoch / 10,
                                        I_XT_se=np.nan, I_TY_se=np.nan, status="ok", reason="")
                             rows.append(row)
@@ -135,7 +134,7 @@ def test_rows_that_are_not_ok_are_left_out_and_counted():
 
 def test_summary_columns_and_row_order():
     summary = mi_summary(make_mi())
-    keys = ["condition", "model.activation", "estimator", "layer", "layer_index"]
+    keys = ["condition", "model.activation", "estimator", "split", "layer", "layer_index"]
     assert summary_keys(make_mi()) == keys
     assert list(summary.columns) == ["condition", "model.activation", *MI_SUMMARY_COLUMNS]
     order = list(summary[["condition", "estimator", "layer"]].itertuples(index=False, name=None))

@@ -20,7 +20,7 @@ from infoplane.config import (
     sweep_conditions,
     validate_config,
 )
-from infoplane.tables import MI_COLUMNS
+from infoplane.tables import GEOMETRY_COLUMNS, MI_COLUMNS
 
 SWEEP = {"model.activation": ["tanh", "relu"]}
 
@@ -181,12 +181,26 @@ def test_sweep_tables_carry_the_condition(sweep_run):
     assert list(metrics.columns[:2]) == ["condition", "model.activation"]
     assert len(metrics) == 2 * len(cfg["seeds"]) * (cfg["training"]["epochs"] + 1)
     with xr.open_dataset(res / "mi.nc") as ds:
-        assert set(ds["I_XT"].dims) == {"condition", "estimator", "seed", "layer", "epoch"}
+        assert set(ds["I_XT"].dims) == {"condition", "estimator", "seed", "layer", "epoch", "split"}
         assert list(ds["model.activation"].values) == ["tanh", "relu"]
         row = mi.iloc[-1]
         val = ds["I_XT"].sel(condition=row["condition"], estimator=row["estimator"], seed=row["seed"],
-                             layer=row["layer"], epoch=row["epoch"])
+                             layer=row["layer"], epoch=row["epoch"], split=row["split"])
         assert float(val) == pytest.approx(row["I_XT"])
+
+
+def test_sweep_geometry_stacks_the_conditions(sweep_run):
+    work, _ = sweep_run
+    res = work / "results" / "tinysweep"
+    geo = pd.read_csv(res / "geometry.csv", dtype={"layer": str})
+    assert list(geo.columns) == ["condition", "model.activation", *GEOMETRY_COLUMNS]
+    for cond, act in (("activation-tanh", "tanh"), ("activation-relu", "relu")):
+        own = pd.read_csv(res / cond / "geometry.csv", dtype={"layer": str})
+        rows = geo[geo["condition"] == cond]
+        assert (rows["model.activation"] == act).all()
+        pd.testing.assert_frame_equal(rows[list(GEOMETRY_COLUMNS)].reset_index(drop=True), own)
+    relu_hidden = geo[(geo["condition"] == "activation-relu") & (geo["layer"] != "softmax")]
+    assert (relu_hidden["act_min"] >= 0).all(), "ReLU activations are never negative"
 
 
 def test_sweep_figures(sweep_run):

@@ -32,10 +32,9 @@ def condition_columns(df: pd.DataFrame) -> list[str]:
 
 
 def summary_keys(df: pd.DataFrame) -> list[str]:
-    """The columns one summary row is per: condition columns, ``estimator``, ``split`` (when the
-    table has one), ``layer`` and ``layer_index``."""
-    return [*condition_columns(df), "estimator", *(["split"] if "split" in df.columns else []),
-            "layer", "layer_index"]
+    """The columns one summary row is per: condition columns, ``estimator``, ``split``, ``layer``
+    and ``layer_index``."""
+    return [*condition_columns(df), "estimator", "split", "layer", "layer_index"]
 
 
 def _checked(mi: pd.DataFrame) -> pd.DataFrame:

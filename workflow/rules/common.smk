@@ -165,6 +165,12 @@ def get_mi_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}mi/{{group}}.csv", group=SEED_GROUPS)
 
 
+def get_geometry_tables(wildcards):
+    return expand(
+        f"{RESULTS}/{wildcards.cond}geometry/{{group}}.csv", group=SEED_GROUPS
+    )
+
+
 def get_metric_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
 
@@ -268,6 +274,7 @@ def get_final_outputs():
             f"{RESULTS}/mi.nc",
             f"{RESULTS}/metrics.csv",
             f"{RESULTS}/summary.csv",
+            f"{RESULTS}/geometry.csv",
         ]
         for cond in CONDITIONS:
             outputs += figure_files(CONDITION_FIGURES, cond=cond)

@@ -1,4 +1,5 @@
-# Optional lossy compression (Butakov et al. 2024), MI estimation with Dask, and the MI table.
+# Optional lossy compression (Butakov et al. 2024), MI estimation with Dask, and the MI and
+# geometry tables.
 # Every job works on one seed group (see train.smk).
 
 
@@ -54,7 +55,8 @@ rule estimate:
         config=stage_input("estimate"),
         stores=get_estimation_dir,
     output:
-        f"{RESULTS}/{{cond}}mi/{{group}}.csv",
+        mi=f"{RESULTS}/{{cond}}mi/{{group}}.csv",
+        geometry=f"{RESULTS}/{{cond}}geometry/{{group}}.csv",
     log:
         f"{RESULTS}/{{cond}}logs/estimate/{{group}}.log",
     benchmark:
@@ -69,7 +71,7 @@ rule estimate:
         stores=get_estimation_stores,
     shell:
         "infoplane estimate --config {input.config} --stores {params.stores} "
-        "--workers {threads} --out {output} 2> {log}"
+        "--workers {threads} --out {output.mi} --out-geometry {output.geometry} 2> {log}"
 
 
 rule collect:
@@ -77,6 +79,7 @@ rule collect:
         config=stage_input("collect"),
         mi=get_mi_tables,
         metrics=get_metric_tables,
+        geometry=get_geometry_tables,
     output:
         csv=report(
             f"{RESULTS}/{{cond}}mi.csv",
@@ -90,6 +93,7 @@ rule collect:
             caption="../report/summary_table.rst",
             category="Tables",
         ),
+        geometry=f"{RESULTS}/{{cond}}geometry.csv",
     log:
         f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
@@ -97,5 +101,5 @@ rule collect:
         "../../environment.yml"
     shell:
         "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} "
-        "--out-summary {output.summary} 2> {log}"
+        "--geometry {input.geometry} --out-csv {output.csv} --out-nc {output.nc} "
+        "--out-metrics {output.metrics} --out-summary {output.summary} --out-geometry {output.geometry} 2> {log}"

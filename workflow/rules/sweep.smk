@@ -1,8 +1,8 @@
 # A sweep (config key `sweep`): every condition runs the rules above under
 # results/<study>/<condition>/; these two jobs stack the conditions' tables into the study's
-# mi.csv, mi.nc, metrics.csv and summary.csv (columns `condition` and one per swept key) and
-# draw the figures that compare conditions (one information plane per condition, the grid of
-# conditions x estimators, the late drop of I(X;T)). A study without a sweep has neither job.
+# mi.csv, mi.nc, metrics.csv, summary.csv and geometry.csv (columns `condition` and one per swept
+# key) and draw the figures that compare conditions (one information plane per condition, the grid
+# of conditions x estimators, the late drop of I(X;T)). A study without a sweep has neither job.
 
 if SWEEP:
 
@@ -11,6 +11,7 @@ if SWEEP:
             config=CONFIG_FILES["sweep"],
             mi=get_condition_tables("mi.csv"),
             metrics=get_condition_tables("metrics.csv"),
+            geometry=get_condition_tables("geometry.csv"),
         output:
             csv=report(
                 f"{RESULTS}/mi.csv",
@@ -24,6 +25,7 @@ if SWEEP:
                 caption="../report/summary_table.rst",
                 category="Tables",
             ),
+            geometry=f"{RESULTS}/geometry.csv",
         log:
             f"{RESULTS}/logs/collect_sweep/collect_sweep.log",
         localrule: True
@@ -33,9 +35,9 @@ if SWEEP:
             conditions=get_condition_names,
         shell:
             "infoplane collect-sweep --config {input.config} --conditions {params.conditions} "
-            "--mi {input.mi} --metrics {input.metrics} --out-csv {output.csv} "
-            "--out-nc {output.nc} --out-metrics {output.metrics} --out-summary {output.summary} "
-            "2> {log}"
+            "--mi {input.mi} --metrics {input.metrics} --geometry {input.geometry} "
+            "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} "
+            "--out-summary {output.summary} --out-geometry {output.geometry} 2> {log}"
 
     rule sweep_figure:
         input:

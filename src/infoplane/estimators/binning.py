@@ -438,8 +438,8 @@ class BinningEstimator(Estimator):
         _check_bins(self)
         r = self.params["range"]
         if isinstance(r, str):
-            if r != "auto":
-                raise ValueError(f"binning: range must be (lo, hi) or 'auto'; got range={r!r}")
+            if r not in ("auto", "run"):  # "run": resolved to (lo, hi) by the estimation stage
+                raise ValueError(f"binning: range must be (lo, hi), 'auto' or 'run'; got range={r!r}")
             return
         try:
             lo, hi = (float(v) for v in r)
@@ -453,6 +453,9 @@ class BinningEstimator(Estimator):
         if is_discrete(a):
             return symbols(a)
         r = self.params["range"]
+        if r == "run":
+            raise ValueError("binning: range 'run' must be resolved to (lo, hi) before estimating "
+                             "(the estimation stage does it per layer over the whole run)")
         if r == "auto":
             lo, hi = float(a.min()), float(a.max())
             if hi <= lo:
