@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     train_group(cfg, args.seeds, Path(args.outdir), Path(args.metrics), Path(args.workdir),
-                progress=not args.quiet, threads=args.threads)
+                progress=not args.quiet, threads=args.threads, sgd=Path(args.sgd) if args.sgd else None)
     return 0
 
 
@@ -97,7 +97,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     attrs = provenance_attrs(cfg, seeds=json.dumps(cfg["seeds"]))
-    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics)
+    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics,
+                  sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
@@ -106,6 +107,7 @@ def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> N
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-nc", required=True)
     sp.add_argument("--out-metrics", required=metrics_required, default=None)
+    sp.add_argument("--out-sgd", default=None, help="The merged SGD-diagnostics table (sgd.csv), with --sgd.")
 
 
 def cmd_collect_sweep(args: argparse.Namespace) -> int:
@@ -115,7 +117,7 @@ def cmd_collect_sweep(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     collect_sweep(cfg, args.conditions, args.mi, args.metrics, args.out_csv, args.out_nc, args.out_metrics,
-                  provenance_attrs(cfg))
+                  provenance_attrs(cfg), sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
@@ -132,7 +134,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
     from infoplane.plots import network_figures
 
-    network_figures(args.mi, args.metrics, args.outdir, load_config(args.config))
+    network_figures(args.mi, args.metrics, args.outdir, load_config(args.config), sgd=args.sgd)
     return 0
 
 
@@ -250,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr (activation store) per seed.")
     sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
     sp.add_argument("--workdir", required=True, help="Checkpoints and partial stores (kept for resuming).")
+    sp.add_argument("--sgd", default=None,
+                    help="Output SGD-diagnostics CSV of all the seeds (infoplane.tables.SGD_COLUMNS).")
     sp.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads).")
     sp.add_argument("--quiet", action="store_true")
 
@@ -282,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])
+    sp.add_argument("--sgd", nargs="*", default=[], help="Per-group SGD-diagnostics tables (sgd/<group>.csv).")
     _add_table_outputs(sp, metrics_required=False)
 
     sp = add("figures", cmd_figures,
@@ -289,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
     sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
+    sp.add_argument("--sgd", default=None,
+                    help="The study's SGD-diagnostics table (sgd.csv); required for the sgd_phases figure.")
     sp.add_argument("--outdir", required=True)
 
     sp = add("collect-sweep", cmd_collect_sweep,
@@ -297,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--conditions", nargs="+", required=True, help="Condition names, one per --mi/--metrics table.")
     sp.add_argument("--mi", nargs="+", required=True, help="Each condition's mi.csv, in --conditions order.")
     sp.add_argument("--metrics", nargs="+", required=True, help="Each condition's metrics.csv, in --conditions order.")
+    sp.add_argument("--sgd", nargs="*", default=[], help="Each condition's sgd.csv, in --conditions order.")
     _add_table_outputs(sp, metrics_required=True)
 
     sp = add("sweep-figure", cmd_sweep_figure,

@@ -840,21 +840,19 @@ def _finish(setup: _Setup, state: _State, writer: StoreWriter) -> None:
             lines.append(",".join([str(seed), str(int(epoch))] + [repr(float(v)) for v in vals]))
     write_text_atomic(setup.metrics_csv, "\n".join(lines) + "\n")
     if setup.sgd_csv is not None:
-        _write_sgd_csv(setup, {s: int(state.metrics[s][-1][0]) for s in setup.seeds})
+        _write_sgd_csv(setup, setup.sgd_csv, {s: int(state.metrics[s][-1][0]) for s in setup.seeds})
     setup.checkpoint.unlink(missing_ok=True)
 
 
-def _write_sgd_csv(setup: _Setup, last_epoch: dict[int, int]) -> None:
+def _write_sgd_csv(setup: _Setup, path: Path, last_epoch: dict[int, int]) -> None:
     """The SGD diagnostics of every seed (read back from its finished store) as one CSV with
     :data:`~infoplane.tables.SGD_COLUMNS`, sorted by (seed, layer_index, epoch); a seed's rows
     end at its last trained epoch; ``snr`` = grad_mean / grad_std (inf when grad_std is 0)."""
-    import zarr
-
     lines = [",".join(SGD_COLUMNS)]
     for seed in sorted(setup.seeds):
-        group = zarr.open_group(str(setup.stores[seed]), mode="r")
-        vals = {v: np.asarray(group[v][:]) for v in act_store.SGD_VARS}  # (epoch, weight_layer)
-        names = list(group.attrs["weight_layers"])
+        reader = act_store.StoreReader(setup.stores[seed])
+        vals = {v: reader.variable(v) for v in act_store.SGD_VARS}  # (epoch, weight_layer)
+        names = [str(name) for name in reader.attrs["weight_layers"]]
         for j, layer in enumerate(names):
             for i, epoch in enumerate(setup.rec):
                 if epoch > last_epoch[seed]:
@@ -864,7 +862,7 @@ def _write_sgd_csv(setup: _Setup, last_epoch: dict[int, int]) -> None:
                     snr = float(np.float64(mean) / np.float64(std))
                 row = [str(seed), layer, str(j), str(int(epoch))] + [repr(x) for x in (mean, std, snr, wnorm)]
                 lines.append(",".join(row))
-    write_text_atomic(setup.sgd_csv, "\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _progress_bar(setup: _Setup, start: int, progress: bool):

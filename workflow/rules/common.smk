@@ -169,6 +169,10 @@ def get_metric_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
 
 
+def get_sgd_tables(wildcards):
+    return expand(f"{RESULTS}/{wildcards.cond}sgd/{{group}}.csv", group=SEED_GROUPS)
+
+
 def get_condition_tables(name):
     """Input function of the sweep's collect: every condition's `name` table, in sweep order."""
 
@@ -218,7 +222,7 @@ def report_figures(figures, cond=""):
 def get_final_outputs():
     outputs = []
     if is_network_study():
-        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
+        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv", f"{RESULTS}/sgd.csv"]
         for cond in CONDITIONS:
             outputs += figure_files(NETWORK_FIGURES, cond=cond)
         if SWEEP:

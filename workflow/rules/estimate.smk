@@ -77,6 +77,7 @@ rule collect:
         config=stage_input("collect"),
         mi=get_mi_tables,
         metrics=get_metric_tables,
+        sgd=get_sgd_tables,
     output:
         csv=report(
             f"{RESULTS}/{{cond}}mi.csv",
@@ -85,6 +86,7 @@ rule collect:
         ),
         nc=f"{RESULTS}/{{cond}}mi.nc",
         metrics=f"{RESULTS}/{{cond}}metrics.csv",
+        sgd=f"{RESULTS}/{{cond}}sgd.csv",
     log:
         f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
@@ -92,4 +94,5 @@ rule collect:
         "../../environment.yml"
     shell:
         "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+        "--sgd {input.sgd} --out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} "
+        "--out-sgd {output.sgd} 2> {log}"

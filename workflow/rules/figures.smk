@@ -1,5 +1,5 @@
-# Figures read only the MI table and the loss/accuracy table: deleting them and rerunning redoes
-# only this rule, never training or estimation.
+# Figures read only the MI table, the loss/accuracy table and the SGD-diagnostics table: deleting
+# them and rerunning redoes only this rule, never training or estimation.
 
 
 rule figures:
@@ -7,6 +7,7 @@ rule figures:
         config=stage_input("figures"),
         mi=f"{RESULTS}/{{cond}}mi.csv",
         metrics=f"{RESULTS}/{{cond}}metrics.csv",
+        sgd=f"{RESULTS}/{{cond}}sgd.csv",
     output:
         pngs=report_figures(NETWORK_FIGURES, "{cond}"),
         pdfs=figure_files(NETWORK_FIGURES, ["pdf"], "{cond}"),
@@ -19,4 +20,4 @@ rule figures:
         outdir=get_figure_dir,
     shell:
         "infoplane figures --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--outdir {params.outdir} 2> {log}"
+        "--sgd {input.sgd} --outdir {params.outdir} 2> {log}"

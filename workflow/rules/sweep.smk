@@ -1,6 +1,6 @@
 # A sweep (config key `sweep`): every condition runs the rules above under
 # results/<study>/<condition>/; these two jobs stack the conditions' tables into the study's
-# mi.csv, mi.nc and metrics.csv (columns `condition` and one per swept key) and draw one
+# mi.csv, mi.nc, metrics.csv and sgd.csv (columns `condition` and one per swept key) and draw one
 # information plane per condition. A study without a sweep has neither job.
 
 if SWEEP:
@@ -10,6 +10,7 @@ if SWEEP:
             config=CONFIG_FILES["sweep"],
             mi=get_condition_tables("mi.csv"),
             metrics=get_condition_tables("metrics.csv"),
+            sgd=get_condition_tables("sgd.csv"),
         output:
             csv=report(
                 f"{RESULTS}/mi.csv",
@@ -18,6 +19,7 @@ if SWEEP:
             ),
             nc=f"{RESULTS}/mi.nc",
             metrics=f"{RESULTS}/metrics.csv",
+            sgd=f"{RESULTS}/sgd.csv",
         log:
             f"{RESULTS}/logs/collect_sweep/collect_sweep.log",
         localrule: True
@@ -27,8 +29,8 @@ if SWEEP:
             conditions=get_condition_names,
         shell:
             "infoplane collect-sweep --config {input.config} --conditions {params.conditions} "
-            "--mi {input.mi} --metrics {input.metrics} --out-csv {output.csv} "
-            "--out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+            "--mi {input.mi} --metrics {input.metrics} --sgd {input.sgd} --out-csv {output.csv} "
+            "--out-nc {output.nc} --out-metrics {output.metrics} --out-sgd {output.sgd} 2> {log}"
 
     rule sweep_figure:
         input:

@@ -16,20 +16,21 @@ REPORT_CATEGORY: dict[str, str] = {
     "mi_vs_epoch": "Dynamics",
     "training_curves": "Training",
     "dynamics": "Dynamics",
+    "sgd_phases": "Training",
     "estimator_validation": "Estimator validation",
     "synthetic_images": "Synthetic images",
     "sweep_information_plane": "Information plane",
 }
 
 #: A network study's figures (:func:`infoplane.plots.network_figures`, ``infoplane figures``).
-NETWORK_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[:4]
+NETWORK_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[:5]
 
 #: The validation study's figure (``infoplane plot-table validation``).
-VALIDATION_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[4:5]
+VALIDATION_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[5:6]
 
 #: The synthetic-images study's figure (``infoplane plot-table synthetic``).
-SYNTHETIC_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[5:6]
+SYNTHETIC_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[6:7]
 
 #: A sweep study's figure (one information plane per condition; ``infoplane sweep-figure``),
 #: drawn in addition to each condition's :data:`NETWORK_FIGURES`.
-SWEEP_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[6:7]
+SWEEP_FIGURES: tuple[str, ...] = tuple(REPORT_CATEGORY)[7:8]

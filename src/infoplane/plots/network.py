@@ -36,6 +36,7 @@ from infoplane.plots.data import (
     study_of,
 )
 from infoplane.plots.names import NETWORK_FIGURES
+from infoplane.plots.sgd import sgd_phases
 from infoplane.plots.style import (
     BITS,
     EPOCH_CMAP,
@@ -482,7 +483,7 @@ def dynamics_panel(
 
 
 def network_figures(
-    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any]
+    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any], sgd: TableLike | None = None
 ) -> list[Path]:
     """Write the :data:`NETWORK_FIGURES` of a network study as PNG and PDF under ``outdir``.
 
@@ -496,6 +497,9 @@ def network_figures(
         The validated study config; reads ``study`` (titles), ``estimators`` (panel order: the
         first is the study's primary estimator, the one the dynamics panel shows) and
         ``figures.smoothing``.
+    sgd : DataFrame or path, optional
+        The study's SGD-diagnostics table (``sgd.csv``) for ``sgd_phases``; without it that
+        figure is not drawn (and not in the returned list).
 
     Returns
     -------
@@ -519,5 +523,6 @@ def network_figures(
         "mi_vs_epoch": lambda stem: mi_vs_epoch(mi_df, stem, estimator=order, **kw),
         "training_curves": lambda stem: training_curves(met_df, stem, title=title),
         "dynamics": lambda stem: dynamics_panel(mi_df, met_df, stem, estimator=primary, **kw),
+        "sgd_phases": lambda stem: sgd_phases(sgd, stem, title=title) if sgd is not None else [],
     }
     return [path for name in NETWORK_FIGURES for path in draw[name](out / name)]
