@@ -222,7 +222,12 @@ def report_figures(figures, cond=""):
 def get_final_outputs():
     outputs = []
     if is_network_study():
-        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv", f"{RESULTS}/sgd.csv"]
+        outputs += [
+            f"{RESULTS}/mi.csv",
+            f"{RESULTS}/mi.nc",
+            f"{RESULTS}/metrics.csv",
+            f"{RESULTS}/sgd.csv",
+        ]
         for cond in CONDITIONS:
             outputs += figure_files(NETWORK_FIGURES, cond=cond)
         if SWEEP:
