@@ -115,7 +115,7 @@ def _draw_snr(ax: plt.Axes, stats: pd.DataFrame, palette: dict[str, tuple[float,
     ax.set_ylabel("SNR = grad mean / grad std")
     ax.set_title("SNR per layer")
     lines = [line for line in ax.get_lines() if str(line.get_label()).startswith("layer ")]
-    ax.legend(lines, [line.get_label() for line in lines], fontsize="x-small", frameon=False)
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize="x-small", frameon=False)
 
 
 def sgd_phases_figure(sgd: TableLike, title: str | None = None, study: str | None = None) -> plt.Figure:
