@@ -20,7 +20,7 @@ from infoplane.config import (
     sweep_conditions,
     validate_config,
 )
-from infoplane.tables import GEOMETRY_COLUMNS, MI_COLUMNS
+from infoplane.tables import GEOMETRY_COLUMNS, MI_COLUMNS, SGD_COLUMNS
 
 SWEEP = {"model.activation": ["tanh", "relu"]}
 
@@ -179,6 +179,9 @@ def test_sweep_tables_carry_the_condition(sweep_run):
     assert len(tanh) == len(relu) and abs(tanh - relu).max() > 0.1
     metrics = pd.read_csv(res / "metrics.csv")
     assert list(metrics.columns[:2]) == ["condition", "model.activation"]
+    sgd = pd.read_csv(res / "sgd.csv", dtype={"layer": str})
+    assert list(sgd.columns) == ["condition", "model.activation", *SGD_COLUMNS]
+    assert list(dict.fromkeys(sgd["condition"])) == ["activation-tanh", "activation-relu"]
     assert len(metrics) == 2 * len(cfg["seeds"]) * (cfg["training"]["epochs"] + 1)
     with xr.open_dataset(res / "mi.nc") as ds:
         assert set(ds["I_XT"].dims) == {"condition", "estimator", "seed", "layer", "epoch", "split"}

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from infoplane.tables import SGD_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -142,7 +144,8 @@ def test_dry_run_default_study(tmp_path):
     trained = sorted(out for rule, outs in planned_jobs(proc.stdout) if rule == "train" for out in outs)
     study = f"results/{cfg['study']}"
     assert trained == sorted([f"{study}/activations/seeds-{s}" for s in cfg["seeds"]]
-                             + [f"{study}/metrics/seeds-{s}.csv" for s in cfg["seeds"]])
+                             + [f"{study}/metrics/seeds-{s}.csv" for s in cfg["seeds"]]
+                             + [f"{study}/sgd/seeds-{s}.csv" for s in cfg["seeds"]])
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.stem)
@@ -221,7 +224,10 @@ def test_tiny_study_produces_table_and_figures(tiny_run):
     assert (first["I_XT"] > 8).all(), "the first hidden layer of a fresh tanh net keeps most of the 12 bits"
     metrics = pd.read_csv(res / "metrics.csv")
     assert set(metrics["epoch"]) == set(range(cfg["training"]["epochs"] + 1))
-    for fig in ("information_plane", "mi_vs_epoch", "training_curves", "dynamics"):
+    sgd = pd.read_csv(res / "sgd.csv", dtype={"layer": str})
+    assert list(sgd.columns) == list(SGD_COLUMNS) and set(sgd["seed"]) == set(cfg["seeds"])
+    assert set(sgd["layer"]) == {"1", "2", "logits"} and (sgd["weight_norm"] > 0).all()
+    for fig in ("information_plane", "mi_vs_epoch", "training_curves", "dynamics", "sgd_phases"):
         for ext in ("png", "pdf"):
             path = res / "figures" / f"{fig}.{ext}"
             assert path.stat().st_size > 5000, path
@@ -333,7 +339,8 @@ def test_added_seed_trains_only_its_group(tiny_run):
     assert Counter(rule for rule, _ in jobs) == {
         "stage_config": 1, "train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
     assert stage_files(jobs) == ["collect"]  # collect records the seed list; training is unchanged
-    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-2", "results/tiny/metrics/seeds-2.csv"]
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-2", "results/tiny/metrics/seeds-2.csv",
+                                   "results/tiny/sgd/seeds-2.csv"]
     assert dict(jobs)["estimate"] == ["results/tiny/mi/seeds-2.csv", "results/tiny/geometry/seeds-2.csv"]
 
 
@@ -344,13 +351,15 @@ def test_training_option_reruns_every_training_job(tiny_run):
     assert stage_files(jobs) == ["collect", "estimate", "train"]
     trained = sorted(out for rule, outs in jobs if rule == "train" for out in outs)
     assert trained == ["results/tiny/activations/seeds-0", "results/tiny/activations/seeds-1",
-                       "results/tiny/metrics/seeds-0.csv", "results/tiny/metrics/seeds-1.csv"]
+                       "results/tiny/metrics/seeds-0.csv", "results/tiny/metrics/seeds-1.csv",
+                       "results/tiny/sgd/seeds-0.csv", "results/tiny/sgd/seeds-1.csv"]
 
 
 def test_seeds_per_job_regroups_without_new_stage_configs(tiny_run):
     jobs = plan_after_edit(tiny_run, "grouped", lambda c: c["training"].update(seeds_per_job=2))
     assert Counter(rule for rule, _ in jobs) == {"train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
-    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-0-1", "results/tiny/metrics/seeds-0-1.csv"]
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-0-1", "results/tiny/metrics/seeds-0-1.csv",
+                                   "results/tiny/sgd/seeds-0-1.csv"]
 
 
 def test_report_is_generated(tiny_run):

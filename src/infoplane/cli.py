@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     train_group(cfg, args.seeds, Path(args.outdir), Path(args.metrics), Path(args.workdir),
-                progress=not args.quiet, threads=args.threads)
+                progress=not args.quiet, threads=args.threads, sgd=Path(args.sgd) if args.sgd else None)
     return 0
 
 
@@ -101,7 +101,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     attrs = provenance_attrs(cfg, seeds=json.dumps(cfg["seeds"]))
     collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics,
-                  out_summary=args.out_summary, geometry_paths=args.geometry or (), out_geometry=args.out_geometry)
+                  out_summary=args.out_summary, geometry_paths=args.geometry or (), out_geometry=args.out_geometry,
+                  sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
@@ -115,6 +116,7 @@ def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> N
                     help="Also write the MI table's summary here (peak, final and late drop of I(X;T) "
                          "per layer; infoplane.summary.mi_summary).")
     sp.add_argument("--out-geometry", default=None, help="Output geometry table (needs --geometry).")
+    sp.add_argument("--out-sgd", default=None, help="The merged SGD-diagnostics table (sgd.csv), with --sgd.")
 
 
 def cmd_collect_sweep(args: argparse.Namespace) -> int:
@@ -125,7 +127,7 @@ def cmd_collect_sweep(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     collect_sweep(cfg, args.conditions, args.mi, args.metrics, args.out_csv, args.out_nc, args.out_metrics,
                   provenance_attrs(cfg), out_summary=args.out_summary, geometry_paths=args.geometry or (),
-                  out_geometry=args.out_geometry)
+                  out_geometry=args.out_geometry, sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
@@ -148,7 +150,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from infoplane.plots import comparison_figures, network_figures
 
     cfg = load_config(args.config)
-    network_figures(args.mi, args.metrics, args.outdir, cfg)
+    network_figures(args.mi, args.metrics, args.outdir, cfg, sgd=args.sgd)
     if args.also:
         comparison_figures(args.also, args.outdir, args.mi, args.summary, args.geometry, title=str(cfg["study"]))
     return 0
@@ -279,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr (activation store) per seed.")
     sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
     sp.add_argument("--workdir", required=True, help="Checkpoints and partial stores (kept for resuming).")
+    sp.add_argument("--sgd", default=None,
+                    help="Output SGD-diagnostics CSV of all the seeds (infoplane.tables.SGD_COLUMNS).")
     sp.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads).")
     sp.add_argument("--quiet", action="store_true")
 
@@ -314,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])
     sp.add_argument("--geometry", nargs="*", default=[], help="Per-group geometry tables.")
+    sp.add_argument("--sgd", nargs="*", default=[], help="Per-group SGD-diagnostics tables (sgd/<group>.csv).")
     _add_table_outputs(sp, metrics_required=False)
 
     sp = add("figures", cmd_figures,
@@ -321,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
     sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
+    sp.add_argument("--sgd", default=None,
+                    help="The study's SGD-diagnostics table (sgd.csv); required for the sgd_phases figure.")
     sp.add_argument("--outdir", required=True)
     _add_comparison_flags(sp, geometry=True)
 
@@ -331,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mi", nargs="+", required=True, help="Each condition's mi.csv, in --conditions order.")
     sp.add_argument("--metrics", nargs="+", required=True, help="Each condition's metrics.csv, in --conditions order.")
     sp.add_argument("--geometry", nargs="*", default=[], help="Each condition's geometry.csv, in --conditions order.")
+    sp.add_argument("--sgd", nargs="*", default=[], help="Each condition's sgd.csv, in --conditions order.")
     _add_table_outputs(sp, metrics_required=True)
 
     sp = add("sweep-figure", cmd_sweep_figure,

@@ -66,6 +66,16 @@ MI_SUMMARY_COLUMNS: tuple[str, ...] = (
 #: The loss/accuracy table (``metrics/seed<s>.csv``, ``metrics.csv``): one row per (seed, epoch).
 METRIC_COLUMNS: tuple[str, ...] = ("seed", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc")
 
+#: The SGD-diagnostics table (``sgd/<group>.csv``, ``sgd.csv``; Shwartz-Ziv & Tishby 2017, figure 4):
+#: one row per (seed, layer with weights, recorded epoch). ``grad_mean``/``grad_std``: Frobenius
+#: norms of the mean and of the elementwise standard deviation of the layer's weight gradient over
+#: the mini-batches of that training epoch (NaN at epoch 0); ``snr`` = grad_mean / grad_std;
+#: ``weight_norm`` = ||W||_F after the epoch (see :mod:`infoplane.training`). ``layer_index``
+#: counts the layers with weights from 0 (the last is the output layer).
+SGD_COLUMNS: tuple[str, ...] = (
+    "seed", "layer", "layer_index", "epoch", "grad_mean", "grad_std", "snr", "weight_norm",
+)
+
 #: The estimator-validation table (``validation.csv``): one row per (distribution, dim, true MI,
 #: n, seed, estimator); ``status`` is ``ok`` or ``refused`` (then ``estimate`` is NaN and
 #: ``reason`` says why).

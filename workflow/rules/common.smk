@@ -175,6 +175,10 @@ def get_metric_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
 
 
+def get_sgd_tables(wildcards):
+    return expand(f"{RESULTS}/{wildcards.cond}sgd/{{group}}.csv", group=SEED_GROUPS)
+
+
 def get_condition_tables(name):
     """Input function of the sweep's collect: every condition's `name` table, in sweep order."""
 
@@ -275,6 +279,7 @@ def get_final_outputs():
             f"{RESULTS}/metrics.csv",
             f"{RESULTS}/summary.csv",
             f"{RESULTS}/geometry.csv",
+            f"{RESULTS}/sgd.csv",
         ]
         for cond in CONDITIONS:
             outputs += figure_files(CONDITION_FIGURES, cond=cond)

@@ -80,6 +80,7 @@ rule collect:
         mi=get_mi_tables,
         metrics=get_metric_tables,
         geometry=get_geometry_tables,
+        sgd=get_sgd_tables,
     output:
         csv=report(
             f"{RESULTS}/{{cond}}mi.csv",
@@ -94,6 +95,7 @@ rule collect:
             category="Tables",
         ),
         geometry=f"{RESULTS}/{{cond}}geometry.csv",
+        sgd=f"{RESULTS}/{{cond}}sgd.csv",
     log:
         f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
@@ -101,5 +103,6 @@ rule collect:
         "../../environment.yml"
     shell:
         "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--geometry {input.geometry} --out-csv {output.csv} --out-nc {output.nc} "
-        "--out-metrics {output.metrics} --out-summary {output.summary} --out-geometry {output.geometry} 2> {log}"
+        "--geometry {input.geometry} --sgd {input.sgd} --out-csv {output.csv} --out-nc {output.nc} "
+        "--out-metrics {output.metrics} --out-summary {output.summary} --out-geometry {output.geometry} "
+        "--out-sgd {output.sgd} 2> {log}"

@@ -1,8 +1,9 @@
 # A sweep (config key `sweep`): every condition runs the rules above under
 # results/<study>/<condition>/; these two jobs stack the conditions' tables into the study's
-# mi.csv, mi.nc, metrics.csv, summary.csv and geometry.csv (columns `condition` and one per swept
-# key) and draw the figures that compare conditions (one information plane per condition, the grid
-# of conditions x estimators, the late drop of I(X;T)). A study without a sweep has neither job.
+# mi.csv, mi.nc, metrics.csv, summary.csv, geometry.csv and sgd.csv (columns `condition` and one
+# per swept key) and draw the figures that compare conditions (one information plane per
+# condition, the grid of conditions x estimators, the late drop of I(X;T)). A study without a
+# sweep has neither job.
 
 if SWEEP:
 
@@ -12,6 +13,7 @@ if SWEEP:
             mi=get_condition_tables("mi.csv"),
             metrics=get_condition_tables("metrics.csv"),
             geometry=get_condition_tables("geometry.csv"),
+            sgd=get_condition_tables("sgd.csv"),
         output:
             csv=report(
                 f"{RESULTS}/mi.csv",
@@ -26,6 +28,7 @@ if SWEEP:
                 category="Tables",
             ),
             geometry=f"{RESULTS}/geometry.csv",
+            sgd=f"{RESULTS}/sgd.csv",
         log:
             f"{RESULTS}/logs/collect_sweep/collect_sweep.log",
         localrule: True
@@ -35,9 +38,9 @@ if SWEEP:
             conditions=get_condition_names,
         shell:
             "infoplane collect-sweep --config {input.config} --conditions {params.conditions} "
-            "--mi {input.mi} --metrics {input.metrics} --geometry {input.geometry} "
+            "--mi {input.mi} --metrics {input.metrics} --geometry {input.geometry} --sgd {input.sgd} "
             "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} "
-            "--out-summary {output.summary} --out-geometry {output.geometry} 2> {log}"
+            "--out-summary {output.summary} --out-geometry {output.geometry} --out-sgd {output.sgd} 2> {log}"
 
     rule sweep_figure:
         input:

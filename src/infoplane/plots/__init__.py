@@ -16,6 +16,8 @@ Modules, by what they draw:
 - :mod:`~infoplane.plots.network`: a network study's figures (MI table
   :data:`infoplane.tables.MI_COLUMNS`, metrics table :data:`infoplane.tables.METRIC_COLUMNS`),
   and :func:`network_figures` that writes all of them.
+- :mod:`~infoplane.plots.sgd`: the SGD-phases figure (gradient mean/std norms per layer, drift
+  and diffusion phases), from the study's ``sgd.csv`` (:data:`infoplane.tables.SGD_COLUMNS`).
 - :mod:`~infoplane.plots.sweep`: a sweep study's grid of information planes (one panel per
   condition), from its ``mi.csv`` with the ``condition`` column.
 - :mod:`~infoplane.plots.comparison`: conditions and estimators side by side (the compression
@@ -58,6 +60,7 @@ _LAZY = {
          "training_curves_figure"], "network"),
     **dict.fromkeys(
         ["DPI", "OutSpec", "estimator_palette", "layer_palette", "notes_text", "save_figure"], "style"),
+    **dict.fromkeys(["load_sgd", "phase_transition", "sgd_phases", "sgd_phases_figure", "sgd_stats"], "sgd"),
     **dict.fromkeys(["sweep_information_plane", "sweep_information_plane_figure"], "sweep"),
     **dict.fromkeys(
         ["CLUSTERING_FIGURE_COLUMNS", "LATE_DROP_FIGURE_COLUMNS", "clustering", "clustering_figure",
@@ -105,13 +108,18 @@ __all__ = [
     "layer_palette",
     "load_metrics",
     "load_mi",
+    "load_sgd",
     "mean_over_seeds",
     "metric_stats",
     "mi_vs_epoch",
     "mi_vs_epoch_figure",
     "network_figures",
     "notes_text",
+    "phase_transition",
     "save_figure",
+    "sgd_phases",
+    "sgd_phases_figure",
+    "sgd_stats",
     "smooth",
     "sweep_information_plane",
     "sweep_information_plane_figure",
@@ -170,6 +178,13 @@ if TYPE_CHECKING:  # the names for type checkers and IDEs
         network_figures,
         training_curves,
         training_curves_figure,
+    )
+    from infoplane.plots.sgd import (
+        load_sgd,
+        phase_transition,
+        sgd_phases,
+        sgd_phases_figure,
+        sgd_stats,
     )
     from infoplane.plots.style import (
         DPI,

@@ -38,6 +38,7 @@ from infoplane.plots.data import (
     study_of,
 )
 from infoplane.plots.names import NETWORK_FIGURES
+from infoplane.plots.sgd import sgd_phases
 from infoplane.plots.style import (
     BITS,
     EPOCH_CMAP,
@@ -83,15 +84,15 @@ class _MIData:
     n_excluded: int
     not_drawn: str
     study: str | None
-    split: str = "all"
+    split: str | None = "all"
 
     def notes(self) -> list[str]:
         return [smoothing_phrase(self.smoothing), self.not_drawn, split_phrase(self.split)]
 
 
-def split_phrase(split: str) -> str:
+def split_phrase(split: str | None) -> str:
     """The note naming the samples the MI was estimated on ('' for every sample)."""
-    return "" if split == "all" else f"MI estimated on the {split} samples only (analysis.split)."
+    return "" if split in (None, "all") else f"MI estimated on the {split} samples only (analysis.split)."
 
 
 def _mi_data(
@@ -503,7 +504,7 @@ def dynamics_panel(
 
 
 def network_figures(
-    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any]
+    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any], sgd: TableLike | None = None
 ) -> list[Path]:
     """Write the :data:`NETWORK_FIGURES` of a network study as PNG and PDF under ``outdir``.
 
@@ -518,6 +519,9 @@ def network_figures(
         first is the study's primary estimator, the one the dynamics panel shows),
         ``figures.smoothing`` and ``analysis.split`` (the MI figures draw split ``all`` when
         the table has it, else the first split listed there).
+    sgd : DataFrame or path, optional
+        The study's SGD-diagnostics table (``sgd.csv``) for ``sgd_phases``; without it that
+        figure is not drawn (and not in the returned list).
 
     Returns
     -------
@@ -542,5 +546,6 @@ def network_figures(
         "mi_vs_epoch": lambda stem: mi_vs_epoch(mi_df, stem, estimator=order, **kw),
         "training_curves": lambda stem: training_curves(met_df, stem, title=title),
         "dynamics": lambda stem: dynamics_panel(mi_df, met_df, stem, estimator=primary, **kw),
+        "sgd_phases": lambda stem: sgd_phases(sgd, stem, title=title) if sgd is not None else [],
     }
     return [path for name in NETWORK_FIGURES for path in draw[name](out / name)]
