@@ -817,7 +817,8 @@ def test_figures_cli_draws_the_comparison_figures(tmp_path, tiny_config):
     assert main(["figures", "--config", str(cfg), "--mi", str(mi), "--metrics", str(met), "--summary", str(summary),
                  "--also", "compression_grid", "late_drop", "--outdir", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
-    drawn = (*plots.NETWORK_FIGURES, "compression_grid", "late_drop")
+    # no --sgd: every network figure but sgd_phases
+    drawn = (*(n for n in plots.NETWORK_FIGURES if n != "sgd_phases"), "compression_grid", "late_drop")
     assert {f"{n}.{e}" for n in drawn for e in ("png", "pdf")} == names
 
 
@@ -919,11 +920,11 @@ def test_network_figures_writes_the_listed_figures(tmp_path):
     cfg = {"study": "tiny", "estimators": [{"name": "ksg", "k": 3}, {"name": "binning"}],
            "figures": {"smoothing": {"enabled": True, "window": 5, "polyorder": 2}}}
     paths = plots.network_figures(mi_csv, met_csv, tmp_path / "figs", cfg)
-    expected = [tmp_path / "figs" / f"{name}.{ext}" for name in plots.NETWORK_FIGURES
-                for ext in plots.FIGURE_FORMATS]
+    drawn = [name for name in plots.NETWORK_FIGURES if name != "sgd_phases"]  # no sgd table given
+    expected = [tmp_path / "figs" / f"{name}.{ext}" for name in drawn for ext in plots.FIGURE_FORMATS]
     assert paths == expected
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(p.name for p in expected)
-    for name in plots.NETWORK_FIGURES:
+    for name in drawn:
         assert_figure_files([tmp_path / "figs" / f"{name}.png", tmp_path / "figs" / f"{name}.pdf"])
 
 
@@ -946,7 +947,7 @@ def test_package_exports_and_cheap_figure_names():
     code = ("import sys; from infoplane.plots import NETWORK_FIGURES, FIGURE_FORMATS; "
             "print(NETWORK_FIGURES, FIGURE_FORMATS, 'matplotlib' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == ("('information_plane', 'mi_vs_epoch', 'training_curves', 'dynamics') "
+    assert out.strip() == ("('information_plane', 'mi_vs_epoch', 'training_curves', 'dynamics', 'sgd_phases') "
                            "('png', 'pdf') False False")
 
 

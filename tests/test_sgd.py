@@ -19,7 +19,7 @@ from infoplane.datasets import load_dataset, train_eval_split
 from infoplane.models import build_model
 from infoplane.models.batched import BatchedMLP, _act_backward, _act_forward, aligned
 from infoplane.store import open_store
-from infoplane.tables import SGD_COLUMNS
+from infoplane.tables import MI_COLUMNS, SGD_COLUMNS
 from infoplane.training import _generator, _train
 
 RAW_CFG = {
@@ -192,9 +192,7 @@ def test_collect_concatenates_sgd_tables(tmp_path):
     for seed in (1, 0):
         paths.append(tmp_path / f"sgd_{seed}.csv")
         sgd_table(seed).to_csv(paths[-1], index=False)
-    (tmp_path / "mi.csv").write_text(",".join(
-        ["seed", "layer", "layer_index", "epoch", "estimator", "I_XT", "I_TY", "I_XT_se", "I_TY_se", "status",
-         "reason"]) + "\n0,1,0,0,kde,1.0,0.5,,,ok,\n")
+    (tmp_path / "mi.csv").write_text(",".join(MI_COLUMNS) + "\n0,1,0,0,all,kde,1.0,0.5,,,ok,\n")
     out = tmp_path / "out"
     written = collect_study([tmp_path / "mi.csv"], out / "mi.csv", out / "mi.nc", {"study": "tiny"},
                             sgd_paths=paths, out_sgd=out / "sgd.csv")
