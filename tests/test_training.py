@@ -337,3 +337,40 @@ def test_record_eval_split_only(tmp_path):
     assert ds.attrs["layers"] == ["1", "2", "3", "4", "5", "log_softmax", "softmax"]
     assert ds["act_3"].shape == (3, 40, 32 * 2 * 2) and ds.inputs.shape == (40, 64)
     np.testing.assert_allclose(np.exp(ds["act_log_softmax"].values), ds["act_softmax"].values, rtol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["batched", "module"])
+def test_eval_every_changes_only_the_metrics_rows(tmp_path, engine):
+    """training.eval_every: the stores and SGD diagnostics equal those of evaluating every epoch;
+    metrics.csv holds the rows of every eval_every-th, recorded and last epoch, equal to the
+    every-epoch run's rows there."""
+    model = {"activation": "tanh", "noise": 0.05} if engine == "batched" else {"kind": "conv", "pool": False}
+    dataset = {} if engine == "batched" else {"name": "digits", "size": 120}
+    every = cfg_with(model=model, dataset=dataset, training={"epochs": 7, "eval_every": 1},
+                     record={"num_epochs": 3})
+    sparse = cfg_with(model=model, dataset=dataset, training={"epochs": 7, "eval_every": 4},
+                      record={"num_epochs": 3})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = run(every, tmp_path / "a"), run(sparse, tmp_path / "b")
+    da, db = open_store(a[0]), open_store(b[0])
+    for var in da.data_vars:
+        np.testing.assert_array_equal(da[var].values, db[var].values, err_msg=var)
+    assert (tmp_path / "a" / "sgd.csv").read_text() == (tmp_path / "b" / "sgd.csv").read_text()
+    ma, mb = pd.read_csv(a[1]), pd.read_csv(b[1])
+    recorded = set(int(e) for e in da["epoch"].values)
+    expected = sorted({0, 4, 7} | recorded)
+    assert mb["epoch"].tolist() == expected and ma["epoch"].tolist() == list(range(8))
+    pd.testing.assert_frame_equal(ma[ma["epoch"].isin(expected)].reset_index(drop=True), mb)
+
+
+def test_divergence_between_evaluations_is_noticed(tmp_path):
+    """With eval_every > 1 a seed whose minibatch loss turns non-finite at an epoch without an
+    evaluation stops there, with the reason naming the training loss."""
+    cfg = cfg_with(model={"activation": "relu"}, training={"optimizer": "sgd", "lr": 1e25, "eval_every": 1000},
+                   record={"num_epochs": 2, "spacing": "linear", "include_init": True})  # epochs 0 and 6
+    store, csv = run(cfg, tmp_path)
+    ds = open_store(store)
+    assert ds.attrs["status"] == "diverged"
+    assert ds.attrs["reason"].startswith("non-finite training loss at epoch ")
+    assert pd.read_csv(csv)["epoch"].tolist() == [0]

@@ -252,6 +252,7 @@ class _Setup:
     epochs: int
     batch_size: int
     checkpoint_every: int
+    eval_every: int
     samples: str
     rec: np.ndarray
     rec_index: dict[int, int]
@@ -296,7 +297,7 @@ def _setup(
     return _Setup(
         cfg=cfg, chash=config_hash(cfg), seeds=seeds, stores=stores, metrics_csv=metrics_csv, workdir=workdir,
         data=data, device=resolve_device(tcfg["device"]), epochs=epochs, batch_size=int(tcfg["batch_size"]),
-        checkpoint_every=int(tcfg["checkpoint_every"]), samples=samples, rec=rec,
+        checkpoint_every=int(tcfg["checkpoint_every"]), eval_every=int(tcfg["eval_every"]), samples=samples, rec=rec,
         rec_index={int(e): i for i, e in enumerate(rec)},
         rec_ids=np.arange(data.n, dtype=np.int64) if samples == "all" else idx_eval,
         is_train=is_train, idx_train=torch.from_numpy(idx_train), idx_eval=torch.from_numpy(idx_eval),
@@ -365,6 +366,7 @@ class _Engine:
         self.layer_sizes = self.nets[0].layer_sizes()
         self.weight_layer_names = list(self.nets[0].weight_layers())
         self.tracked = False  # whether the last train_epoch collected the gradient statistics
+        self.finite: torch.Tensor | None = None  # (S,) bool: every minibatch loss of the last epoch finite
         self.g_shuffle = [_generator(s, "shuffle") for s in setup.seeds]
         self.g_noise = [_generator(s, "noise") for s in setup.seeds] if setup.noisy else None
         dev = setup.device
@@ -389,6 +391,13 @@ class _Engine:
             g.set_state(st)
         for g, st in zip(self.g_noise or [], state.get("noise", []), strict=False):
             g.set_state(st)
+
+    def finite_losses(self) -> np.ndarray:
+        """(S,) bool: whether every minibatch loss of the last training epoch was finite (how a
+        seed's divergence is noticed at epochs without an evaluation pass)."""
+        if self.finite is None:
+            return np.ones(len(self.setup.seeds), dtype=bool)
+        return self.finite.cpu().numpy().astype(bool)
 
     # overridden
     def train_epoch(self, active: list[bool], track: bool = False) -> None:
@@ -440,12 +449,15 @@ class _BatchedEngine(_Engine):
         dev = self.setup.device
         perms = torch.stack([torch.randperm(n_train, generator=g) for g in self.g_shuffle]).to(dev)
         self.stats = _Welford() if track else None
+        finite = torch.ones(len(self.setup.seeds), dtype=torch.bool, device=dev)
         for b in range(0, n_train, bs):
             sel = perms[:, b : b + bs]
-            self.model.loss_and_grad(self.x_train[sel], self.y_train[sel], self.g_noise)
+            loss = self.model.loss_and_grad(self.x_train[sel], self.y_train[sel], self.g_noise)
+            finite &= torch.isfinite(loss)
             if self.stats is not None:
                 self.stats.add(self.model.grads)
             self.optimizer.step()
+        self.finite = finite
         self.tracked = track
 
     def sgd_stats(self) -> np.ndarray:
@@ -531,6 +543,7 @@ class _ModuleEngine(_Engine):
         n_train, bs = self.x_train.shape[0], self.setup.batch_size
         n_layers = len(self.weight_layer_names)
         self.stats = [[_Welford() for _ in range(n_layers)] for _ in self.nets] if track else []
+        finite = torch.ones(len(self.nets), dtype=torch.bool)
         for i, (net, opt) in enumerate(zip(self.nets, self.optimizers, strict=False)):
             if not active[i]:
                 continue
@@ -543,6 +556,7 @@ class _ModuleEngine(_Engine):
             for b in range(0, n_train, bs):
                 sel = perm[b : b + bs]
                 loss = self.loss_fn(net(self.x_train[sel], g_noise), self.y_train[sel])
+                finite[i] &= bool(torch.isfinite(loss.detach()))
                 for p in params:  # = optimizer.zero_grad(set_to_none=True), without its overhead
                     p.grad = None
                 loss.backward()
@@ -554,6 +568,7 @@ class _ModuleEngine(_Engine):
                     acc.add(w.grad)
                 opt.step()
             net.eval()
+        self.finite = finite
         self.tracked = track
 
     def sgd_stats(self) -> np.ndarray:
@@ -799,10 +814,32 @@ def _save_checkpoint(setup: _Setup, engine: _Engine, state: _State, writer: Stor
         torch.save(payload, tmp)
 
 
+def _evaluated(setup: _Setup, epoch: int) -> bool:
+    """Whether ``epoch`` gets the evaluation pass (loss and accuracy on every sample, a row of the
+    metrics table): every ``training.eval_every``-th epoch, every recorded epoch and the last."""
+    return epoch % setup.eval_every == 0 or epoch in setup.rec_index or epoch == setup.epochs
+
+
+def _check_training_losses(setup: _Setup, engine: _Engine, state: _State) -> None:
+    """At an epoch without an evaluation pass, stop every running seed whose minibatch losses
+    were not all finite."""
+    finite = engine.finite_losses()
+    for i, seed in enumerate(setup.seeds):
+        if state.status[seed][0] == "running" and not finite[i]:
+            state.status[seed] = ("diverged", f"non-finite training loss at epoch {state.epoch}")
+            log.info("seed %d: non-finite training loss at epoch %d; stopping this seed", seed, state.epoch)
+
+
 def _end_of_epoch(setup: _Setup, engine: _Engine, state: _State, writer: StoreWriter) -> None:
-    """Evaluate every running seed, buffer recorded activations, checkpoint on schedule."""
+    """Evaluate every running seed (at the epochs of :func:`_evaluated`), buffer recorded
+    activations, checkpoint on schedule."""
     epoch = state.epoch
     recorded = epoch in setup.rec_index
+    if not _evaluated(setup, epoch):
+        _check_training_losses(setup, engine, state)
+        if epoch > 0 and epoch % setup.checkpoint_every == 0 and epoch < setup.epochs:
+            _save_checkpoint(setup, engine, state, writer)
+        return
     metrics, acts = engine.evaluate(epoch, recorded)
     sgd = engine.sgd_stats() if recorded else None
     has_eval = setup.idx_eval.numel() > 0
