@@ -1,4 +1,4 @@
-"""Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
+"""Plug-in (histogram) estimators: binning on a fixed range or with a fixed width, and adaptive binning.
 
 Each row of a discretised array is one symbol. A float layer is binned by a compiled kernel
 (:func:`infoplane.estimators._kernels.bin_codes`), column by column: the bin is guessed
@@ -19,22 +19,27 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
 from infoplane.estimators import _kernels
-from infoplane.estimators.base import Estimator, as_2d, check_pair, is_discrete, register
+from infoplane.estimators.base import Estimator, EstimatorRefused, as_2d, check_pair, is_discrete, register
 from infoplane.units import nats_to_bits
 
 __all__ = [
     "AdaptiveBinningEstimator",
     "BinningEstimator",
     "InformationPlane",
+    "adaptive_bins",
+    "adaptive_edges",
     "binned_codes",
     "digitize",
     "discrete_mi",
     "entropy_of_symbols",
     "symbols",
+    "width_bins",
+    "width_codes",
 ]
 
 _INT64_LIMIT = 2**62
@@ -196,6 +201,43 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
         if dtype is not None:
             return _binned_codes_compiled(a, bins, lo, hi, dtype)
     return _binned_codes_columns(a, bins, lo, hi)
+
+
+def width_bins(a: np.ndarray, width: float) -> np.ndarray:
+    """Unbounded fixed-width bin indices ``floor(a / width)`` (int64, ``a``'s shape).
+
+    The quotient is computed in ``a``'s own float dtype, exactly as ``np.floor(a / width)``
+    (float32 activations divided in float32, as artemyk/ibsgd's ``simplebinmi.
+    bin_calc_information2`` bins them), so the bins are those of that expression bit for bit:
+    a value exactly on a multiple of ``width`` opens the bin above it; negative values get
+    negative bins. Integer input is divided in float64. Raises
+    :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index would not fit
+    comfortably in int64 (|v / width| >= 2**62: the width is far too small for the values).
+    """
+    a = np.asarray(a)
+    q = np.floor(a / width) if a.dtype.kind == "f" else np.floor(a.astype(np.float64) / width)
+    if q.size:
+        lo, hi = float(q.min()), float(q.max())
+        if not (abs(lo) < _INT64_LIMIT and abs(hi) < _INT64_LIMIT):
+            raise EstimatorRefused(
+                f"binning: width={width!r} gives bin indices up to {max(abs(lo), abs(hi)):.3g} "
+                f"(values up to {float(np.abs(a).max()):.3g}), beyond int64; use a larger width"
+            )
+    return q.astype(np.int64)
+
+
+def width_codes(a: np.ndarray, width: float) -> tuple[np.ndarray, int]:
+    """One code per row of a float array (n, d) or (n,) binned by :func:`width_bins`.
+
+    Returns
+    -------
+    codes : int64 array (n,)
+        Dense codes ``0..m-1``; equal binned rows get equal codes.
+    m : int
+        Number of distinct binned rows.
+    """
+    a = np.asarray(a)
+    return symbols(width_bins(a[:, None] if a.ndim == 1 else a, width))
 
 
 def _binned_codes_columns(a: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, int]:
@@ -422,36 +464,92 @@ class BinningEstimator(Estimator):
     one symbol and ``I = H(X) + H(Y) - H(X,Y)`` of the symbols (plug-in, in bits). With unique
     sample ids ``x = np.arange(n)``, ``I(X;T) = H(T)`` of the binned layer.
 
+    Three binning schemes of the debate on the information bottleneck:
+
+    * bounded range, ``bins`` bins on ``range = (lo, hi)`` (IDNNs: 30 bins on [-1, 1] for tanh);
+    * fixed bin width with no bounds, ``width = w``: the bin of a value ``v`` is
+      ``floor(v / w)`` (computed in the array's own float dtype, as ``np.floor(v / w)`` does),
+      unbounded on both sides, so a layer whose activations grow (ReLU) occupies more bins. This
+      is the binning of Saxe et al. (2018), "On the information bottleneck theory of deep
+      learning", ICLR 2018 (code: artemyk/ibsgd ``simplebinmi.bin_calc_information2``, whose
+      notebooks use ``binsize = 0.5``, ``MNIST_ComputeMI.ipynb``, and 0.07,
+      ``IBnet_ComputeMI.ipynb``). ``width`` excludes ``bins`` and ``range``;
+    * range fixed over the whole run, ``range = "run"``: Chelombiev, Houghton & O'Donnell
+      (2019), "Adaptive estimators show information compression in deep neural networks",
+      ICLR 2019, fix the binning range of each layer to the activations' minimum and maximum over
+      all recorded epochs. This needs every epoch, so the estimation stage
+      (:mod:`infoplane.estimation`) resolves it per (store, layer) and builds the estimator with
+      that ``(lo, hi)``; an estimator whose range is still ``"run"`` refuses to estimate
+      (ValueError).
+
     Parameters
     ----------
     bins : int, default 30
-    range : (lo, hi) or "auto", default (-1, 1)
-        ``"auto"`` uses the min and max of each array that is binned.
+        Number of bins on ``range`` (not with ``width``).
+    range : (lo, hi), "auto" or "run", default (-1, 1)
+        ``"auto"`` uses the min and max of each array that is binned; ``"run"`` is resolved by
+        the estimation stage (see above). Not with ``width``.
+    width : float > 0 or None, default None
+        Bin width of the unbounded scheme, in the units of the activations.
     """
 
     name = "binning"
     accepts_sample_ids = True  # plug-in: X = sample ids gives H(T) (the IDNNs convention)
     cheap = True  # one compiled pass over the codes: tens of microseconds per (layer, epoch)
-    defaults = {"bins": 30, "range": (-1.0, 1.0)}
+    defaults = {"bins": 30, "range": (-1.0, 1.0), "width": None}
+
+    def __init__(self, **params: Any) -> None:
+        self._given = frozenset(k for k, v in params.items() if v is not None)  # for _check_width
+        super().__init__(**params)
 
     def _validate_params(self) -> None:
+        if self.params["width"] is not None:
+            self._check_width()
+            return
         _check_bins(self)
         r = self.params["range"]
         if isinstance(r, str):
-            if r != "auto":
-                raise ValueError(f"binning: range must be (lo, hi) or 'auto'; got range={r!r}")
+            if r not in ("auto", "run"):
+                raise ValueError(f"binning: range must be (lo, hi), 'auto' or 'run'; got range={r!r}")
             return
         try:
             lo, hi = (float(v) for v in r)
         except (TypeError, ValueError):
-            raise ValueError(f"binning: range must be (lo, hi) or 'auto'; got range={r!r}") from None
+            raise ValueError(f"binning: range must be (lo, hi), 'auto' or 'run'; got range={r!r}") from None
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"binning: range must satisfy lo < hi (finite); got range={r!r}")
         self.params["range"] = (lo, hi)
 
+    def _check_width(self) -> None:
+        """``width`` a finite float > 0, given without ``bins`` or ``range`` (which it replaces:
+        both are set to None)."""
+        w = self.params["width"]
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(w) and w > 0
+        ):
+            raise ValueError(f"binning: width must be a finite number > 0 or null; got width={w!r}")
+        clash = sorted(self._given & {"bins", "range"})
+        if clash:
+            given = ", ".join(f"{k}={self.params[k]!r}" for k in clash)
+            raise ValueError(
+                f"binning: width={w!r} bins floor(v / width) with no bounds and cannot be combined with "
+                f"bins or range (got {given}): give either width, or bins and range"
+            )
+        self.params.update(width=float(w), bins=None, range=None)
+
+    def _check_resolved(self) -> None:
+        if self.params["range"] == "run":
+            raise ValueError(
+                "binning: range 'run' is resolved per layer by the estimation stage (the layer's min "
+                "and max over all recorded epochs); to estimate directly, pass range=(lo, hi)"
+            )
+
     def _codes(self, a: np.ndarray) -> tuple[np.ndarray, int]:
         if is_discrete(a):
             return symbols(a)
+        w = self.params["width"]
+        if w is not None:
+            return width_codes(a, w)
         r = self.params["range"]
         if r == "auto":
             lo, hi = float(a.min()), float(a.max())
@@ -461,6 +559,7 @@ class BinningEstimator(Estimator):
         return binned_codes(a, self.params["bins"], r)
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        self._check_resolved()
         return self._mi_bits(x, y), float("nan")
 
     def _mi_bits(self, x: np.ndarray, y: np.ndarray, known: tuple[_Coded, ...] = (),
@@ -488,6 +587,7 @@ class BinningEstimator(Estimator):
         """A function of a layer ``t`` returning ``((I(X;T), se), (I(T;Y), se))`` in bits, for
         many layers against the same inputs ``x`` (n, dx) and labels ``y`` (n, dy): see
         :class:`InformationPlane`."""
+        self._check_resolved()
         return InformationPlane(self, x, y)
 
     def estimate_xt_ty(
@@ -565,35 +665,87 @@ class InformationPlane:
         return (i_xt, nan), (i_ty, nan)
 
 
+def adaptive_edges(a: np.ndarray, bins: int, low: float | None = None) -> np.ndarray:
+    """Bin edges (float64, non-decreasing) of Chelombiev et al.'s adaptive binning of ``a``.
+
+    The definition of their code (ivansche/adaptive_estimators,
+    ``idnns/information/information_process.py``, ``set_up_bins`` with ``per_layer_bins`` and
+    ``maxentropy``, the defaults of ``get_information``): ``u`` = the sorted distinct values of
+    the whole array (one layer at one epoch, all samples and units pooled), without the value
+    ``low``; ``U = len(u)``; the edges are ``[low, u[int(k * (U / bins))] for k = 0..bins-1,
+    u[-1]]``, so each of the ``bins`` bins holds about ``U / bins`` distinct values (not
+    samples), a value equal to ``low`` (a ReLU's exact zeros, with ``low = 0``) is a bin of its
+    own, and so is the maximum (``np.digitize`` puts a value equal to the last edge above it).
+    ``low = None`` leaves ``low`` out: their tanh setting, ``low = -1.000001``, is below every
+    value and removes none. ``int(k * (U / bins))`` is evaluated in float64 as their Python code
+    does.
+    """
+    u = np.unique(a)
+    if low is not None:
+        u = u[u != np.float64(low)]  # np.setdiff1d(unique, [low]) of their code (float64 compare)
+    head = [] if low is None else [float(low)]
+    if len(u) == 0:
+        return np.array(head, dtype=np.float64)
+    idx = (np.arange(bins) * (len(u) / bins)).astype(np.int64)
+    return np.concatenate([head, u[idx], u[-1:]]).astype(np.float64)
+
+
+def adaptive_bins(a: np.ndarray, bins: int, low: float | None = None) -> np.ndarray:
+    """Bin indices (int64, ``a``'s shape) of ``a`` on :func:`adaptive_edges` by ``np.digitize``
+    (``edge[i-1] <= v < edge[i]``), as Chelombiev et al.'s code bins them. Their code keys each
+    value by its bin's lower edge cast to float32 (the symbols then match these indices whenever
+    distinct edges stay distinct in float32, as for float32 activations); a value below ``low``
+    would wrap to the top bin there: here it is refused (EstimatorRefused)."""
+    if low is not None and a.size and float(a.min()) < low:
+        raise EstimatorRefused(
+            f"adaptive_binning: values down to {float(a.min()):.6g} are below low={low!r}, the "
+            f"activation's lower bound; set low to a bound of the values or null"
+        )
+    return np.digitize(a, adaptive_edges(a, bins, low)).astype(np.int64)
+
+
 @register
 class AdaptiveBinningEstimator(Estimator):
-    """Adaptive binning: bin edges at quantiles of the activation values.
+    """Adaptive binning: bins holding equal numbers of distinct activation values.
 
     Chelombiev, I., Houghton, C. & O'Donnell, C. (2019). Adaptive estimators show information
-    compression in deep neural networks. ICLR 2019.
-
-    For each call and each float array, the ``bins - 1`` interior edges are the quantiles
-    ``1/bins, ..., (bins-1)/bins`` of the pooled *unique* values of that array (all units
-    together), so that bins hold roughly equal numbers of distinct values; the rest is as in
-    :class:`BinningEstimator`. Integer arrays are symbols as they are.
+    compression in deep neural networks. ICLR 2019. Their public code
+    (ivansche/adaptive_estimators, ``idnns/information/information_process.py``,
+    ``set_up_bins``) defines the edges; see :func:`adaptive_edges`. For each call and each
+    float array (one layer at one epoch), the edges come from the sorted distinct values of
+    that array, all samples and units pooled (one set of edges per layer, not per unit), taken
+    every ``U / bins`` distinct values; a value equal to ``low`` and the maximum each form a bin
+    of their own. Integer arrays are symbols as they are. Rows are symbols and the MI is the
+    plug-in ``H(X) + H(Y) - H(X,Y)`` in bits, as in :class:`BinningEstimator`.
 
     Parameters
     ----------
     bins : int, default 30
+        Number of bins the distinct values are split into (their ``num_of_bins``, default 30).
+    low : float or None, default None
+        The activations' lower bound: values equal to it form their own bin and are left out of
+        the distinct values (their code: 0 for ReLU and softplus, -1.000001, below every value,
+        for tanh and ELU); None leaves no value out (equivalent to their tanh setting). Values
+        below it are refused.
     """
 
     name = "adaptive_binning"
     accepts_sample_ids = True
     cheap = True
-    defaults = {"bins": 30}
+    defaults = {"bins": 30, "low": None}
 
     def _validate_params(self) -> None:
         _check_bins(self)
+        low = self.params["low"]
+        if low is not None:
+            if isinstance(low, bool) or not isinstance(low, (int, float, np.integer, np.floating)) or not math.isfinite(
+                low
+            ):
+                raise ValueError(f"adaptive_binning: low must be a finite number or null; got low={low!r}")
+            self.params["low"] = float(low)
 
     def _bin(self, a: np.ndarray) -> np.ndarray:
-        values = np.unique(a)
-        edges = np.quantile(values, np.linspace(0.0, 1.0, self.params["bins"] + 1)[1:-1])
-        return np.digitize(a, edges).astype(np.int64)
+        return adaptive_bins(a, self.params["bins"], self.params["low"])
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         cx, mx = _symbols_of(x, self._bin)
