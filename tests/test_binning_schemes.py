@@ -230,3 +230,21 @@ def test_adaptive_binning_float64_layer_and_validation():
     for bad in (float("nan"), "zero", True):
         with pytest.raises(ValueError, match="adaptive_binning: low must be a finite number or null"):
             get_estimator("adaptive_binning", low=bad)
+
+
+# ---- the plane's fast path (kernel counts non-finite values instead of a separate pass) -------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_plane_rejects_non_finite_layers_like_estimate(dtype, bad):
+    rng = np.random.default_rng(0)
+    est = get_estimator("binning", bins=30, range=(-1, 1))
+    plane = est.plane(np.arange(300), rng.integers(0, 2, 300))
+    t = np.tanh(rng.standard_normal((300, 4))).astype(dtype)
+    t[17, 2] = bad
+    with pytest.raises(ValueError, match="y contains 1 non-finite values"):
+        plane(t)
+    with pytest.raises(ValueError, match="y contains 1 non-finite values"):
+        est.estimate_with_error(np.arange(300), t)
+    # a column-major layer (a transposed view) gives the floats of the row-major one
+    t[17, 2] = 0.5
+    assert repr(plane(np.asfortranarray(t))) == repr(plane(t))

@@ -120,13 +120,31 @@ def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = _FLOAT64)
 
 @functools.lru_cache(maxsize=256)
 def _compute_dtype(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.dtype | None:
-    """The dtype the arithmetic bin guess of ``dtype`` input is computed in: the input's own
-    (no conversion) when its rounding band is far below one bin, else float64 when that one is,
-    else None (use the column path)."""
+    """The dtype the arithmetic bin guess of ``dtype`` input is computed in by the compiled
+    kernel: the input's own (no conversion) when its rounding band is far below one bin, else
+    float64 when that one is, else None (use the column path; also for input other than
+    float32/float64, a range whose width overflows or is subnormal, and 2**31 bins or more,
+    since the kernel truncates guesses to int32)."""
+    width = hi - lo
+    if dtype not in (np.float32, np.float64) or not (math.isfinite(width) and width * 1e-300 > 0) or bins >= 2**31:
+        return None
     for dt in dict.fromkeys((np.dtype(dtype), np.dtype(np.float64))):
         if _near_edge_band(bins, lo, hi, dt) < 0.01:
             return dt
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _guess_band(bins: int, lo: float, hi: float, dtype: np.dtype) -> float:
+    """:func:`_near_edge_band` of a guess computed in ``dtype``, rounded up to a value of that
+    dtype (the kernel compares in it)."""
+    band = _near_edge_band(bins, lo, hi, dtype)
+    if dtype == np.float32:
+        b32 = np.float32(band)
+        if float(b32) < band:
+            b32 = np.nextafter(b32, np.float32(np.inf))
+        return float(b32)
+    return band
 
 
 @functools.lru_cache(maxsize=64)
@@ -153,26 +171,44 @@ def _group_bounds(d: int, bins: int, n_bits: int) -> np.ndarray:
     return b
 
 
+@functools.lru_cache(maxsize=256)
+def _kernel_plan(
+    bins: int, lo: float, hi: float, dtype: np.dtype, compute: np.dtype, d: int, n_bits: int
+) -> tuple[np.ndarray, float, float, np.ndarray, bool, tuple[int, ...]]:
+    """What :func:`_binned_codes_compiled` needs for ``dtype`` input of ``d`` columns and fewer
+    than ``2**n_bits`` rows, the guess computed in ``compute``: (edges, scale, band, group
+    bounds, compute32, the code range ``bins**(c1 - c0)`` of each group). Cached: a study bins
+    thousands of layers of a few shapes."""
+    bounds = _group_bounds(d, bins, n_bits)
+    steps = tuple(bins ** (c1 - c0) for c0, c1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    edges = _cached_edge_table(bins, lo, hi, dtype)  # compared in the input's own dtype, exactly
+    return edges, bins / (hi - lo), _guess_band(bins, lo, hi, compute), bounds, compute == np.float32, steps
+
+
 def _binned_codes_compiled(
     a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
 ) -> tuple[np.ndarray, int]:
-    """:func:`binned_codes` by the compiled kernel (one pass over the rows per column group;
-    the arithmetic guess in ``dtype``, from :func:`_compute_dtype`)."""
-    n, d = a.shape
-    bounds = _group_bounds(d, bins, max(n, 1).bit_length())
-    out = np.empty((len(bounds) - 1, n), np.int64)
-    edges = _cached_edge_table(bins, lo, hi, a.dtype)  # compared in a's own dtype, exactly
-    for g in range(len(bounds) - 1):
-        c0, c1 = int(bounds[g]), int(bounds[g + 1])
-        _kernels.bin_codes(a, edges, lo, bins / (hi - lo), c0, c1, dtype == np.float32, out[g])
-    code, top = out[0], bins ** int(bounds[1] - bounds[0])
-    for g in range(1, len(bounds) - 1):
-        step = bins ** int(bounds[g + 1] - bounds[g])
-        if top * step >= _INT64_LIMIT:
-            code, top = _compact(code)
-        code = code * step + out[g]
-        top *= step
+    """:func:`binned_codes` by the compiled kernel (the arithmetic guess in ``dtype``, from
+    :func:`_compute_dtype`)."""
+    code, top, _ = _binned_codes_kernel(a, bins, lo, hi, dtype)
     return code, top
+
+
+def _binned_codes_kernel(
+    a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
+) -> tuple[np.ndarray, int, int]:
+    """:func:`_binned_codes_compiled` and the number of non-finite values of ``a``."""
+    n, d = a.shape
+    edges, scale, band, bounds, compute32, steps = _kernel_plan(bins, lo, hi, a.dtype, dtype, d, max(n, 1).bit_length())
+    out = np.empty((len(steps), n), np.int64)
+    bad = _kernels.bin_codes(np.ascontiguousarray(a), edges, lo, scale, band, bounds, compute32, out)
+    code, top = out[0], steps[0]
+    for g in range(1, len(steps)):
+        if top * steps[g] >= _INT64_LIMIT:
+            code, top = _compact(code)
+        code = code * steps[g] + out[g]
+        top *= steps[g]
+    return code, top, bad
 
 
 def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> tuple[np.ndarray, int]:
@@ -195,8 +231,7 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
     a = np.asarray(a)
     if a.ndim == 1:
         a = a[:, None]
-    width = hi - lo
-    if a.dtype in (np.float32, np.float64) and a.size and math.isfinite(width) and width * 1e-300 > 0:
+    if a.size:
         dtype = _compute_dtype(bins, lo, hi, a.dtype)
         if dtype is not None:
             return _binned_codes_compiled(a, bins, lo, hi, dtype)
@@ -644,12 +679,30 @@ class InformationPlane:
     def _coded(self, a: np.ndarray, cache: _Coded | None) -> _Coded:
         return cache if cache is not None else _Coded(a, *self.est._codes(a))
 
+    def _layer(self, t: np.ndarray) -> _Coded:
+        """The layer (n, dt) validated as ``estimate_with_error(x, t)`` and ``(t, y)`` validate
+        it (same errors), and its codes. A float layer binned on a fixed range by the compiled
+        kernel, which counts non-finite values as it bins, skips the separate finiteness pass
+        of :func:`~infoplane.estimators.base.as_2d` (a layer with any is checked by it, which
+        raises)."""
+        r, n = self.est.params["range"], len(self.x)
+        a = np.asarray(t)
+        if isinstance(r, tuple) and a.ndim == 2 and a.dtype.kind == "f" and len(a) == n == len(self.y) > 1:
+            bins = self.est.params["bins"]
+            dtype = _compute_dtype(bins, r[0], r[1], a.dtype) if a.size else None
+            if dtype is not None:
+                codes, top, bad = _binned_codes_kernel(a, bins, r[0], r[1], dtype)
+                if not bad:
+                    return _Coded(a, codes, top)
+        _, a = check_pair(self.x, t)
+        if len(self.y) != len(a):
+            check_pair(a, self.y)  # raises the message of estimate_with_error(t, y)
+        return _Coded(a, *self.est._codes(a))
+
     def __call__(self, t: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-        x, t = check_pair(self.x, t)
-        if len(self.y) != len(t):
-            check_pair(t, self.y)  # raises the message of estimate_with_error(t, y)
+        layer = self._layer(t)
+        x, t = self.x, layer.array
         self._y = self._coded(self.y, self._y)
-        layer = _Coded(t, *self.est._codes(t))
         known = [layer, self._y]
         if not self._x_ids:  # else I(X;T) = H(T) needs no codes of x
             self._x = self._coded(x, self._x)
