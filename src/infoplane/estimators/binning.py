@@ -1,12 +1,14 @@
 """Plug-in (histogram) estimators: binning on a fixed range or with a fixed width, and adaptive binning.
 
-Each row of a discretised array is one symbol. A float layer is binned by a compiled kernel
-(:func:`infoplane.estimators._kernels.bin_codes`), column by column: the bin is guessed
-arithmetically in float32 (float64 for ranges too narrow for float32 rounding; a proven
-rounding bound keeps the guess within one bin) and corrected by one comparison with the edges on
+Each row of a discretised array is one symbol. A float layer is binned on a range by a compiled
+kernel (:func:`infoplane.estimators._kernels.bin_codes`) in one vectorised pass over its values:
+the bin is guessed arithmetically in the input's dtype (float64 for ranges too narrow for
+float32 rounding); a proven rounding bound makes a guess farther than a small band from every
+edge exact, and keeps the others within one bin, corrected by one comparison with the edges on
 each side, so every bin is exactly that of ``np.digitize``; the bins of a row are folded into one
 ``int64`` code (mixed radix ``bins``; layers too wide for one int64 get one code per group of
-columns, re-numbered densely whenever the next group would overflow). Entropies count the codes
+columns, re-numbered densely whenever the next group would overflow). The fixed-width scheme
+(``width``, no bounds) bins by ``np.floor(v / width)`` and codes rows as integer symbols. Entropies count the codes
 (``np.bincount`` for small ranges, else runs of the sorted codes): there is no Python loop over
 samples and no ``np.unique(axis=0)`` over rows. :class:`InformationPlane` gives I(X;T) and
 I(T;Y) of a layer from one binning and one sort of its codes joined with the labels. Integer arrays
