@@ -1,7 +1,7 @@
 """Plug-in (histogram) estimators: binning on a fixed range or with a fixed width, and adaptive binning.
 
 Each row of a discretised array is one symbol. A float layer is binned on a range by a compiled
-kernel (:func:`infoplane.estimators._kernels.bin_codes`) in one vectorised pass over its values:
+kernel (:func:`infoplane.estimators._kernels.bin_digits`) in one vectorised pass over its values:
 the bin is guessed arithmetically in the input's dtype (float64 for ranges too narrow for
 float32 rounding); a proven rounding bound makes a guess farther than a small band from every
 edge exact, and keeps the others within one bin, corrected by one comparison with the edges on
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 _INT64_LIMIT = 2**62
+_EXACT_LIMIT = 2**53  # integers below it are exact in float64
 _FLOAT64 = np.dtype(np.float64)
 
 
@@ -160,15 +161,17 @@ def _cached_edge_table(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.n
 @functools.lru_cache(maxsize=256)
 def _group_bounds(d: int, bins: int, n_bits: int) -> np.ndarray:
     """Column boundaries (G + 1,) of the column groups of a layer of d units and fewer than
-    ``2**n_bits`` rows: one group when ``bins**d`` codes fit below ``_INT64_LIMIT``, else groups
-    small enough that a group code times the number of rows (the most distinct codes left
-    after compaction) still fits."""
-    if bins <= 1 or bins**d < _INT64_LIMIT:
-        return np.array([0, d], dtype=np.int64)
-    per_group = 1
-    while bins ** (per_group + 1) << n_bits < _INT64_LIMIT:
-        per_group += 1
-    b = np.array([*range(0, d, per_group), d], dtype=np.int64)
+    ``2**n_bits`` rows: one group when ``bins**d`` codes fit below ``_EXACT_LIMIT`` (the fold of
+    a group's bins into its code is a float64 product, exact below it), else groups small enough
+    for that and for a group code times the number of rows (the most distinct codes left after
+    compaction) to fit below ``_INT64_LIMIT``."""
+    if bins <= 1 or bins**d < _EXACT_LIMIT:
+        b = np.array([0, d], dtype=np.int64)
+    else:
+        per_group = 1
+        while bins ** (per_group + 1) < _EXACT_LIMIT and bins ** (per_group + 1) << n_bits < _INT64_LIMIT:
+            per_group += 1
+        b = np.array([*range(0, d, per_group), d], dtype=np.int64)
     b.flags.writeable = False
     return b
 
@@ -176,15 +179,19 @@ def _group_bounds(d: int, bins: int, n_bits: int) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _kernel_plan(
     bins: int, lo: float, hi: float, dtype: np.dtype, compute: np.dtype, d: int, n_bits: int
-) -> tuple[np.ndarray, float, float, np.ndarray, bool, tuple[int, ...]]:
-    """What :func:`_binned_codes_compiled` needs for ``dtype`` input of ``d`` columns and fewer
-    than ``2**n_bits`` rows, the guess computed in ``compute``: (edges, scale, band, group
-    bounds, compute32, the code range ``bins**(c1 - c0)`` of each group). Cached: a study bins
-    thousands of layers of a few shapes."""
-    bounds = _group_bounds(d, bins, n_bits)
-    steps = tuple(bins ** (c1 - c0) for c0, c1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+) -> tuple[np.ndarray, float, float, bool, tuple[tuple[int, int, np.ndarray, int], ...]]:
+    """What :func:`_binned_codes_kernel` needs for ``dtype`` input of ``d`` columns and fewer
+    than ``2**n_bits`` rows, the guess computed in ``compute``: (edges, scale, band, compute32,
+    per column group ``(c0, c1, bins**(c1 - 1 - c) for c in c0..c1 as float64, bins**(c1 -
+    c0))``). Cached: a study bins thousands of layers of a few shapes."""
+    bounds = _group_bounds(d, bins, n_bits).tolist()
+    groups = []
+    for c0, c1 in zip(bounds[:-1], bounds[1:], strict=True):
+        mult = np.array([float(bins ** (c1 - 1 - c)) for c in range(c0, c1)])
+        mult.flags.writeable = False
+        groups.append((c0, c1, mult, bins ** (c1 - c0)))
     edges = _cached_edge_table(bins, lo, hi, dtype)  # compared in the input's own dtype, exactly
-    return edges, bins / (hi - lo), _guess_band(bins, lo, hi, compute), bounds, compute == np.float32, steps
+    return edges, bins / (hi - lo), _guess_band(bins, lo, hi, compute), compute == np.float32, tuple(groups)
 
 
 def _binned_codes_compiled(
@@ -199,17 +206,21 @@ def _binned_codes_compiled(
 def _binned_codes_kernel(
     a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
 ) -> tuple[np.ndarray, int, int]:
-    """:func:`_binned_codes_compiled` and the number of non-finite values of ``a``."""
+    """:func:`_binned_codes_compiled` and the number of non-finite values of ``a``: the bins by
+    :func:`infoplane.estimators._kernels.bin_digits`, each column group's bins folded into its
+    code by one float64 matrix-vector product with the powers of ``bins`` (integers below
+    ``2**53``: every partial sum is exact, in any order)."""
     n, d = a.shape
-    edges, scale, band, bounds, compute32, steps = _kernel_plan(bins, lo, hi, a.dtype, dtype, d, max(n, 1).bit_length())
-    out = np.empty((len(steps), n), np.int64)
-    bad = _kernels.bin_codes(np.ascontiguousarray(a), edges, lo, scale, band, bounds, compute32, out)
-    code, top = out[0], steps[0]
-    for g in range(1, len(steps)):
-        if top * steps[g] >= _INT64_LIMIT:
+    edges, scale, band, compute32, groups = _kernel_plan(bins, lo, hi, a.dtype, dtype, d, max(n, 1).bit_length())
+    digits = np.empty((n, d))
+    bad = _kernels.bin_digits(np.ascontiguousarray(a), edges, lo, scale, band, compute32, digits)
+    (c0, c1, mult, top), *rest = groups
+    code = (digits @ mult if c1 - c0 == d else digits[:, c0:c1] @ mult).astype(np.int64)
+    for c0, c1, mult, step in rest:
+        if top * step >= _INT64_LIMIT:
             code, top = _compact(code)
-        code = code * steps[g] + out[g]
-        top *= steps[g]
+        code = code * step + (digits[:, c0:c1] @ mult).astype(np.int64)
+        top *= step
     return code, top, bad
 
 
@@ -333,6 +344,21 @@ def _pair_counts(
         return None
     joint = np.sort((codes << bits) | labels)
     return _kernels.sorted_pair_counts(joint, bits)
+
+
+def _pair_entropies(
+    codes: np.ndarray, top: int, labels: np.ndarray, n_labels: int
+) -> tuple[int, float, float] | None:
+    """(number of distinct codes, entropies (nats) of the codes and of the (code, label)
+    pairs) where :func:`_pair_counts` counts them (else None): the entropies
+    :func:`_entropy_from_counts` gives for its counts, bit for bit, from one compiled call."""
+    n = len(codes)
+    bits = max(int(n_labels - 1).bit_length(), 0)
+    if top <= 8 * n + 1024 or top << bits >= _INT64_LIMIT:
+        return None
+    joint = (codes << bits) | labels
+    joint.sort()  # a fresh array: sorted in place
+    return _kernels.sorted_pair_entropies(joint, bits)
 
 
 def _entropy_from_counts(counts: np.ndarray) -> float:
@@ -705,6 +731,14 @@ class InformationPlane:
         layer = self._layer(t)
         x, t = self.x, layer.array
         self._y = self._coded(self.y, self._y)
+        nan = float("nan")
+        if self._x_ids and not self._y_ids and t.dtype.kind == "f":  # the study's case: one call
+            fused = _pair_entropies(layer.codes, layer.top, self._y.codes, self._y.top)
+            if fused is not None:  # the values of the general path below, from the same counts
+                m, h_t, h_ty = fused
+                h_y, n = self._y.entropy(), len(t)
+                mi = h_y if m == n else h_t if len(self._y.counts()) == n else h_t + h_y - h_ty
+                return (nats_to_bits(h_t), nan), (nats_to_bits(max(mi, 0.0)), nan)
         known = [layer, self._y]
         if not self._x_ids:  # else I(X;T) = H(T) needs no codes of x
             self._x = self._coded(x, self._x)
@@ -714,7 +748,6 @@ class InformationPlane:
         if joint is not None:
             layer._counts = joint[0]
         t_ids = _distinct_ids(t)
-        nan = float("nan")
         i_xt = self.est._mi_bits(x, t, tuple(known), (self._x_ids, t_ids))
         i_ty = self.est._mi_bits(t, self.y, tuple(known), (t_ids, self._y_ids), None if joint is None else joint[1])
         return (i_xt, nan), (i_ty, nan)
