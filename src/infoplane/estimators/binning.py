@@ -356,7 +356,8 @@ def _pair_entropies(
     bits = max(int(n_labels - 1).bit_length(), 0)
     if top <= 8 * n + 1024 or top << bits >= _INT64_LIMIT:
         return None
-    joint = (codes << bits) | labels
+    joint = codes << bits
+    joint |= labels
     joint.sort()  # a fresh array: sorted in place
     return _kernels.sorted_pair_entropies(joint, bits)
 
