@@ -131,7 +131,7 @@ def test_range_run_is_accepted_and_left_to_the_estimation_stage():
     est = get_estimator("binning", range="run")
     assert est.params["range"] == "run"
     t = np.linspace(-1, 1, 20)[:, None]
-    msg = r"range 'run' is resolved per layer by the estimation stage .* pass range=\(lo, hi\)"
+    msg = r"range 'run' must be resolved to \(lo, hi\) before estimating: the estimation stage does it per layer"
     with pytest.raises(ValueError, match=msg):
         est.estimate(np.arange(20), t)
     with pytest.raises(ValueError, match=msg):

@@ -147,6 +147,8 @@ def _changed_stages(tiny_config, edit) -> set[str]:
         (lambda c: c.update(figures={"smoothing": {"enabled": True}}), {"figures"}),
         (lambda c: c["estimators"][0].update(bins=20), {"estimate", "collect", "figures"}),
         (lambda c: c.update(analysis={"bootstrap": 3}), {"estimate", "collect"}),
+        (lambda c: c.update(analysis={"clustering": True}), {"estimate", "collect"}),
+        (lambda c: c.update(analysis={"split": ["all", "train"]}), {"estimate", "collect", "figures", "sweep"}),
         (lambda c: c.update(compression={"layers": {"method": "pca", "dim": 2}}), {"compress", "estimate", "collect"}),
         (lambda c: c["seeds"].append(7), {"collect"}),
         (lambda c: c["training"].update(lr=0.5), {"train", "compress", "estimate", "collect"}),
@@ -156,7 +158,8 @@ def _changed_stages(tiny_config, edit) -> set[str]:
          {"train", "compress", "estimate", "collect", "figures", "validation", "synthetic", "synthetic_autoencoder",
           "sweep"}),
     ],
-    ids=["figures", "estimator", "analysis", "compression", "seed", "training", "threads", "seeds_per_job", "study"],
+    ids=["figures", "estimator", "analysis", "clustering", "split", "compression", "seed", "training", "threads",
+         "seeds_per_job", "study"],
 )
 def test_stage_hash_changes_with_the_sections_the_stage_reads(tiny_config, edit, stages):
     assert _changed_stages(tiny_config, edit) == stages
@@ -208,7 +211,7 @@ def test_stage_config_of_a_validation_study(tmp_path):
         ({"infoplane_stage": "trian", "study": "s"},
          r"infoplane_stage: 'trian' is not a stage; choose one of train, compress"),
         ({"infoplane_stage": "figures", "study": "s", "figures": {}},
-         r"a figures stage config needs study, estimators, figures; missing: estimators"),
+         r"a figures stage config needs study, estimators, figures, analysis; missing: estimators"),
         ({"infoplane_stage": "figures", "study": "s", "estimators": [{"name": "binning"}],
           "figures": {"smoothing": {"windw": 3}}}, r"figures\.smoothing: unknown key 'windw'"),
     ],
@@ -220,3 +223,31 @@ def test_bad_stage_config_one_line_naming_the_file(tmp_path, body, message):
         load_config(path)
     assert str(info.value).startswith(f"{path}: ")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"record": {"samples": "eval"}, "analysis": {"split": ["all", "train"]}},
+         "bad.yaml: analysis.split: 'train' has no samples when record.samples is 'eval'"),
+        ({"dataset": {"train_fraction": 1}, "analysis": {"split": ["test"]}},
+         "bad.yaml: analysis.split: 'test' has no samples when dataset.train_fraction is 1"),
+        ({"analysis": {"split": ["all", "all"]}}, "bad.yaml: analysis.split: ['all', 'all'] has non-unique"),
+        ({"analysis": {"split": ["eval"]}}, "bad.yaml: analysis.split.0: 'eval' is not allowed"),
+    ],
+    ids=["train-of-eval-samples", "test-without-held-out", "repeated", "unknown"],
+)
+def test_split_that_cannot_have_samples_is_a_config_error(tiny_config, edit, message):
+    for section, values in edit.items():
+        tiny_config.setdefault(section, {}).update(values)
+    with pytest.raises(ConfigError) as err:
+        validate_config(tiny_config, source="bad.yaml")
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_split_and_clustering_defaults(tiny_config):
+    analysis = validate_config(tiny_config)["analysis"]
+    assert analysis["split"] == ["all"] and analysis["clustering"] is False
+    tiny_config["record"]["samples"] = "eval"
+    tiny_config["analysis"] = {"split": ["test", "all"]}
+    assert validate_config(tiny_config)["analysis"]["split"] == ["test", "all"]

@@ -19,21 +19,25 @@ from infoplane.estimation import (
     collect_tables,
     estimate_slab,
     estimate_stores,
+    layer_run_range,
     make_tasks,
+    run_stage,
     run_tasks,
     tidy_table,
     to_dataset,
 )
 from infoplane.estimators import get_estimator
 from infoplane.estimators.base import UnreliableEstimateWarning
-from infoplane.tables import MI_COLUMNS
+from infoplane.geometry import class_clustering
+from infoplane.tables import GEOMETRY_COLUMNS, MI_COLUMNS
 
 
 def write_fake_store(path: Path, n: int = 512, epochs=(0, 1, 3, 7), layers=(("1", 5), ("2", 3)),
                      status: str = "ok", poison: tuple[str, int] | None = None, constant: str | None = None,
-                     seed: int = 0, chash: str = "") -> Path:
+                     seed: int = 0, chash: str = "", is_train: np.ndarray | None = None) -> Path:
     """A store written with the store API (one checksummed chunk per (layer, epoch)) holding
-    random tanh activations (no training)."""
+    random tanh activations (no training); every sample is a train sample unless ``is_train``
+    says otherwise."""
     import zarr
 
     from infoplane.store import create_store, finalize_store
@@ -49,7 +53,7 @@ def write_fake_store(path: Path, n: int = 512, epochs=(0, 1, 3, 7), layers=(("1"
         acts[name] = a
     create_store(path, layers={name: w for name, w in layers}, epochs=np.asarray(epochs),
                  sample_id=np.arange(n), label=(rng.random(n) > 0.5).astype(np.int64),
-                 is_train=np.ones(n, bool), inputs=rng.normal(size=(n, 4)),
+                 is_train=np.ones(n, bool) if is_train is None else is_train, inputs=rng.normal(size=(n, 4)),
                  attrs={"discrete_inputs": True, "seed": seed, "config_hash": chash})
     group = zarr.open_group(str(path), mode="r+")
     for name, a in acts.items():
@@ -79,8 +83,8 @@ def per_block_reference(store: Path, cfg: dict) -> pd.DataFrame:
                     (i_xt, se_xt), (i_ty, se_ty) = est.estimate_with_error(x, t), est.estimate_with_error(t, y)
                 flagged = [str(w.message) for w in caught if issubclass(w.category, UnreliableEstimateWarning)]
                 status, reason = ("unreliable", "; ".join(flagged)) if flagged else ("ok", "")
-                rows.append((ds.attrs["seed"], layer, li, epoch, estimator_label(e), i_xt, i_ty, se_xt, se_ty,
-                             status, reason))
+                rows.append((ds.attrs["seed"], layer, li, epoch, "all", estimator_label(e), i_xt, i_ty, se_xt,
+                             se_ty, status, reason))
     return tidy_table(rows)
 
 
@@ -161,7 +165,7 @@ def test_collect_and_netcdf(tmp_path, cfg):
     table = collect_tables(paths)
     assert len(table) == 2 * 16
     ds = to_dataset(table, {"study": "t"})
-    assert dict(ds.sizes) == {"estimator": 2, "seed": 2, "layer": 2, "epoch": 4}
+    assert dict(ds.sizes) == {"estimator": 2, "seed": 2, "layer": 2, "epoch": 4, "split": 1}
     assert ds["I_XT"].attrs["units"] == "bits"
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"seed": [0]}).to_csv(bad, index=False)
@@ -260,7 +264,8 @@ def test_other_estimator_errors_name_the_layer_and_epoch(tmp_path, tiny_config, 
     cfg = validate_config(tiny_config)
     store = write_fake_store(tmp_path / "s.zarr", layers=(("1", 3),))
     tasks = [t for t in make_tasks(store, cfg, slab_bytes=1) if t.epochs == (1,)]
-    with pytest.raises(ValueError, match=r"estimator 'ksg' on layer '1' at epoch 1 \(seed 0, 3 units\): boom"):
+    where = r"estimator 'ksg' on layer '1' at epoch 1 \(seed 0, split all, 3 units\): boom"
+    with pytest.raises(ValueError, match=where):
         run_tasks(tasks, progress=False)
 
 
@@ -328,16 +333,166 @@ def test_cli_estimate_writes_one_table_for_all_stores(tmp_path, cfg):
 
     from infoplane.cli import main
 
+    cfg["estimators"][1]["range"] = "run"
     cfg_path = tmp_path / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     chash = config_hash(cfg)
     stores = [write_fake_store(tmp_path / f"seed{s}.zarr", n=128, seed=s, chash=chash) for s in (1, 0)]
-    out = tmp_path / "mi" / "group.csv"
+    out, geometry = tmp_path / "mi" / "group.csv", tmp_path / "geometry" / "group.csv"
     assert main(["estimate", "--config", str(cfg_path), "--stores", *map(str, stores), "--out", str(out),
-                 "--workers", "1", "--quiet"]) == 0
+                 "--out-geometry", str(geometry), "--workers", "1", "--quiet"]) == 0
     table = pd.read_csv(out, dtype={"layer": str}, keep_default_na=False)
     assert list(table.columns) == list(MI_COLUMNS)
     assert len(table) == 2 * 2 * 4 * 2  # seeds x layers x epochs x estimators
     assert table.groupby("seed").size().to_dict() == {0: 16, 1: 16}
     side = json.loads(Path(str(out) + ".provenance.json").read_text())
     assert json.loads(side["seeds"]) == [0, 1] and "seed" not in side
+    # the resolved binning ranges "run", per seed and layer, are in the sidecar
+    ranges = json.loads(side["binning_run_range"])
+    assert ranges["1"]["2"] == list(layer_run_range(stores[0], "2"))
+    geo = pd.read_csv(geometry, dtype={"layer": str})
+    assert list(geo.columns) == list(GEOMETRY_COLUMNS) and len(geo) == 2 * 2 * 4
+    assert (geo["split"] == "all").all() and geo["clustering"].isna().all()
+    per_layer = geo.groupby(["seed", "layer"]).agg(lo=("act_min", "min"), hi=("act_max", "max"))
+    assert [per_layer.loc[(1, "2"), "lo"], per_layer.loc[(1, "2"), "hi"]] == ranges["1"]["2"]
+
+
+# --- splits, binning range "run" and the geometry table ------------------------------------------
+
+def _half_train(n: int, seed: int = 11) -> np.ndarray:
+    """A seeded is_train with about 70% train samples."""
+    return np.random.default_rng(seed).random(n) < 0.7
+
+
+@pytest.mark.parametrize("x_mode, other", [("auto", None), ("inputs", {"name": "ksg", "k": 3})])
+def test_split_rows_equal_the_estimators_on_the_split_samples(tmp_path, cfg, x_mode, other):
+    """Rows of split train (test) are the estimators called directly on the train (test)
+    samples' X, T and Y; rows of split all are the whole-store reference, float for float."""
+    from infoplane.config import estimator_label, estimator_params
+
+    cfg["analysis"].update(split=["test", "all", "train"], x=x_mode)
+    if other:
+        cfg["estimators"].append(other)
+    is_train = _half_train(300)
+    store = write_fake_store(tmp_path / "s.zarr", n=300, seed=5, is_train=is_train)
+    got = run_tasks(make_tasks(store, cfg, slab_bytes=2 * 10240), progress=False)
+    assert len(got) == 3 * len(per_block_reference(store, cfg))
+    assert list(got["split"].iloc[:3]) == ["all", "train", "test"], "splits sort in SPLITS order"
+    every = got[got["split"] == "all"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(every, per_block_reference(store, cfg), check_exact=True)
+    ds = xr.open_zarr(store, consolidated=False)
+    y = ds["label"].values.astype(np.int64)
+    x = ds["sample_id"].values.astype(np.int64) if x_mode == "auto" else ds["inputs"].values
+    for split, mask in (("train", is_train), ("test", ~is_train)):
+        rows = got[got["split"] == split].set_index(["estimator", "layer", "epoch"])
+        for entry in cfg["estimators"]:
+            est = get_estimator(entry["name"], **estimator_params(entry))
+            for ei, epoch in enumerate(ds["epoch"].values):
+                t = ds["act_2"].isel(epoch=ei).values[mask]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UnreliableEstimateWarning)
+                    i_xt, i_ty = est.estimate(x[mask], t), est.estimate(t, y[mask])
+                row = rows.loc[(estimator_label(entry), "2", int(epoch))]
+                assert (row["I_XT"], row["I_TY"]) == (i_xt, i_ty), (split, entry, epoch)
+
+
+def test_empty_split_is_an_error_naming_the_split(tmp_path, cfg):
+    """A store of held-out samples only (as record.samples: eval writes) has no train split."""
+    store = write_fake_store(tmp_path / "s.zarr", n=64, is_train=np.zeros(64, bool))
+    cfg["analysis"]["split"] = ["all", "train"]
+    with pytest.raises(ValueError, match=r"analysis.split: split 'train' has no samples in .*s.zarr \(64 samples, "
+                                         r"0 of them train samples"):
+        make_tasks(store, cfg)
+    cfg["analysis"]["split"] = ["test"]
+    assert {t.splits for t in make_tasks(store, cfg)} == {("test",)}
+
+
+def _run_cfg(cfg: dict, value_range) -> dict:
+    cfg = dict(cfg)
+    cfg["estimators"] = [{"name": "binning", "bins": 12, "range": value_range, "label": "b12"}]
+    return cfg
+
+
+def test_range_run_equals_the_explicit_range_of_the_runs_min_and_max(tmp_path, cfg):
+    """range: run bins each layer on (its min, its max) over every recorded epoch of the store
+    (Chelombiev et al. 2019): the same rows as that explicit range, layer by layer; the range is
+    found slab by slab (any slab size) and non-finite activations are ignored."""
+    store = write_fake_store(tmp_path / "s.zarr", n=200, poison=("2", 1))
+    ds = xr.open_zarr(store, consolidated=False)
+    tables = run_stage(make_tasks(store, _run_cfg(cfg, "run"), slab_bytes=4000), progress=False)
+    for layer in ("1", "2"):
+        acts = ds[f"act_{layer}"].values
+        lo, hi = float(np.nanmin(acts)), float(np.nanmax(acts))
+        assert np.isnan(acts).any() == (layer == "2")
+        for slab_bytes in (1, 4000, 2**30):
+            assert layer_run_range(store, layer, slab_bytes) == (lo, hi)
+        assert tables.run_ranges["0"][layer] == [lo, hi]
+        explicit = _run_cfg(cfg, [lo, hi])
+        explicit["analysis"] = {**cfg["analysis"], "layers": [layer]}
+        expected = run_tasks(make_tasks(store, explicit), progress=False)
+        got = tables.mi[tables.mi["layer"] == layer].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    other = run_tasks(make_tasks(store, _run_cfg(cfg, [-2, 2])), progress=False)
+    assert not np.allclose(other["I_XT"], tables.mi["I_XT"], equal_nan=True), "the range matters"
+
+
+def test_range_run_of_a_constant_layer_gives_zero_bits(tmp_path, cfg):
+    """A layer with one value v at every epoch has no (min, max) range: it is binned on
+    (v - w, v + w), w = max(1, |v|)/2, one bin, 0 bits (as range auto gives)."""
+    store = write_fake_store(tmp_path / "s.zarr", constant="1")
+    tables = run_stage(make_tasks(store, _run_cfg(cfg, "run")), progress=False)
+    assert tables.run_ranges["0"]["1"] == [0.25 - 0.5, 0.25 + 0.5]
+    dead = tables.mi[tables.mi["layer"] == "1"]
+    assert (dead["status"] == "ok").all() and (dead[["I_XT", "I_TY"]].to_numpy() == 0.0).all()
+
+
+def test_range_run_is_resolved_before_the_tasks(tmp_path, cfg):
+    """Tasks carry the resolved (lo, hi), never "run" (each task alone is deterministic)."""
+    store = write_fake_store(tmp_path / "s.zarr")
+    tasks = make_tasks(store, _run_cfg(cfg, "run"), slab_bytes=10240)
+    for task in tasks:
+        params = dict(task.estimators[0][2])
+        assert params["range"] == task.run_range == layer_run_range(store, task.layer)
+    with pytest.raises(ValueError, match="range 'run' must be resolved"):
+        get_estimator("binning", range="run").estimate(np.arange(10), np.linspace(0, 1, 10))
+
+
+def test_geometry_table_holds_the_stores_range_and_the_class_clustering(tmp_path, cfg):
+    cfg["analysis"].update(split=["all", "train", "test"], clustering=True)
+    is_train = _half_train(256)
+    store = write_fake_store(tmp_path / "s.zarr", n=256, is_train=is_train, poison=("1", 2))
+    geo = run_stage(make_tasks(store, cfg, slab_bytes=2 * 10240), progress=False).geometry
+    assert list(geo.columns) == list(GEOMETRY_COLUMNS)
+    assert len(geo) == 2 * 4 * 3  # layers x epochs x splits
+    ds = xr.open_zarr(store, consolidated=False)
+    y = ds["label"].values
+    for row in geo.itertuples(index=False):
+        t = ds[f"act_{row.layer}"].sel(epoch=row.epoch).values
+        mask = {"all": np.ones(256, bool), "train": is_train, "test": ~is_train}[row.split]
+        t, labels = t[mask], y[mask]
+        assert (row.act_min, row.act_max) == (float(np.nanmin(t)), float(np.nanmax(t)))
+        if np.isfinite(t).all():
+            assert row.clustering == class_clustering(t, labels)
+        else:
+            assert np.isnan(row.clustering), "no clustering of a block with non-finite values"
+    cfg["analysis"]["clustering"] = False
+    plain = run_stage(make_tasks(store, cfg), progress=False).geometry
+    assert plain["clustering"].isna().all()
+    pd.testing.assert_frame_equal(plain.drop(columns="clustering"), geo.drop(columns="clustering"))
+
+
+def test_class_clustering_of_blobs_and_of_shuffled_labels():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 800)
+    t = np.array([[0.0, 0.0], [50.0, 0.0]])[labels] + rng.normal(size=(len(labels), 2))
+    assert class_clustering(t, labels) > 0.9, "two well separated blobs, each one class"
+    assert abs(class_clustering(t, rng.permutation(labels))) < 0.05, "labels unrelated to the blobs"
+    assert class_clustering(t, labels, seed=3) == class_clustering(t, labels, seed=3)
+    assert class_clustering(t, labels, max_samples=5000) == pytest.approx(silhouette_score(t, labels))
+    assert np.isnan(class_clustering(t, np.zeros(len(t)))), "one class: undefined"
+    with pytest.raises(ValueError, match="3 labels for 1600 rows"):
+        class_clustering(t, labels[:3])
+    with pytest.raises(ValueError, match="non-finite"):
+        class_clustering(np.full((4, 2), np.nan), np.array([0, 0, 1, 1]))

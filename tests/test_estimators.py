@@ -33,7 +33,7 @@ def plugin_mi_reference(x_rows, y_rows) -> float:
 
 
 def test_registry_lists_core_estimators():
-    assert {"binning", "adaptive_binning", "kde", "ksg", "kl"} <= set(available())
+    assert {"binning", "adaptive_binning", "kde", "ksg", "kl", "sp"} <= set(available())
 
 
 # ---- closed forms: correlated Gaussians, n = 5000 ------------------------------------------
@@ -323,21 +323,21 @@ def test_kde_needs_one_discrete_side():
 
 
 # ---- invariances --------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["ksg", "kl", "kde", "binning"])
+@pytest.mark.parametrize("method", ["ksg", "kl", "kde", "sp", "binning"])
 def test_symmetry(method):
     rng = np.random.default_rng(2)
-    if method in ("kde",):
+    if method in ("kde", "sp"):
         x, y = np.tanh(rng.standard_normal((400, 2))), rng.integers(0, 3, 400)
     else:
         x, y, _ = gaussian_pairs(1000, 2, 1, 0.6, seed=2)
         if method == "binning":
             x, y = np.tanh(x), np.tanh(y)
-    # exact for ksg/kde/binning; kl draws its tie-breaking jitter for x first, so 1e-6 there
+    # exact for ksg/kde/sp/binning; kl draws its tie-breaking jitter for x first, so 1e-6 there
     tol = 1e-6 if method == "kl" else 1e-9
     assert mutual_information(x, y, method=method) == pytest.approx(mutual_information(y, x, method=method), abs=tol)
 
 
-@pytest.mark.parametrize("method", ["ksg", "kl", "kde", "binning"])
+@pytest.mark.parametrize("method", ["ksg", "kl", "kde", "sp", "binning"])
 def test_relabelling_labels_invariance(method):
     rng = np.random.default_rng(4)
     y = rng.integers(0, 3, 900)
@@ -474,15 +474,15 @@ def test_ksg_seed_reproducible_and_discrete_never_jittered():
 
 
 # ---- constant input and errors ----------------------------------------------------------------
-@pytest.mark.parametrize("method", ["ksg", "kl", "binning", "adaptive_binning", "kde"])
+@pytest.mark.parametrize("method", ["ksg", "kl", "binning", "adaptive_binning", "kde", "sp"])
 def test_constant_input_zero(method):
     rng = np.random.default_rng(0)
     c = np.full((300, 2), 0.25)
-    other = rng.integers(0, 3, 300) if method == "kde" else rng.standard_normal((300, 2))
+    other = rng.integers(0, 3, 300) if method in ("kde", "sp") else rng.standard_normal((300, 2))
     assert mutual_information(c, other, method=method) == pytest.approx(0.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("method", ["ksg", "kl", "binning", "adaptive_binning", "kde"])
+@pytest.mark.parametrize("method", ["ksg", "kl", "binning", "adaptive_binning", "kde", "sp"])
 def test_invalid_inputs(method):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, 2))

@@ -48,6 +48,7 @@ def make_mi(
                             layer=layer,
                             layer_index=li,
                             epoch=int(e),
+                            split="all",
                             estimator=est,
                             I_XT=np.nan if bad and e > 20 else ixt,
                             I_TY=np.nan if bad and e > 20 else ity,
@@ -139,6 +140,52 @@ def make_synthetic_summary(raw: pd.DataFrame | None = None) -> pd.DataFrame:
     out = g.agg(n_seeds="count", mean="mean", std="std").reset_index()
     out["target_lo_bits"], out["target_hi_bits"] = target_band(out["true_mi"])
     return out
+
+
+def make_sweep_mi(conditions=("activation-tanh", "activation-relu"), estimators=("binning", "ksg"),
+                  split: bool = False) -> pd.DataFrame:
+    """A sweep's MI table: make_mi per condition (the second condition 2 bits higher) with the
+    condition columns in front; with ``split``, a train split 1 bit above the all split."""
+    parts = []
+    for i, cond in enumerate(conditions):
+        mi = make_mi(seeds=(0, 1, 2), estimators=estimators)
+        mi["I_XT"] += 2.0 * i
+        mi.insert(0, "model.activation", cond.rsplit("-", 1)[-1])
+        mi.insert(0, "condition", cond)
+        parts.append(mi)
+    mi = pd.concat(parts, ignore_index=True)
+    if split:
+        train = mi.assign(split="train", I_XT=mi["I_XT"] + 1.0)
+        mi = pd.concat([mi.assign(split="all"), train], ignore_index=True)
+        cols = list(mi.columns)
+        cols.insert(cols.index("epoch") + 1, cols.pop(cols.index("split")))
+        mi = mi[cols]
+    return mi
+
+
+LONG_CONDITIONS = ("activation-tanh_batch_size-64_lr-0.0004", "activation-relu_batch_size-64_lr-0.0004",
+                   "activation-sigmoid_batch_size-256_lr-0.0004", "activation-elu_batch_size-256_lr-0.01")
+
+
+def make_summary(mi: pd.DataFrame) -> pd.DataFrame:
+    """The study's summary.csv of an MI table."""
+    from infoplane.summary import mi_summary
+
+    return mi_summary(mi)
+
+
+def make_geometry(mi: pd.DataFrame) -> pd.DataFrame:
+    """A geometry table (geometry.csv) for the seeds, layers and epochs of ``mi``: clustering rises
+    with log-epoch, deeper layers more; NaN on the softmax layer."""
+    keys = [c for c in ("condition", "seed", "layer", "layer_index", "epoch") if c in mi.columns]
+    geo = mi[keys].drop_duplicates().reset_index(drop=True)
+    rng = np.random.default_rng(5)
+    geo.insert(geo.columns.get_loc("epoch") + 1, "split", "all")
+    geo["act_min"], geo["act_max"] = -1.0, 1.0
+    geo["clustering"] = (np.log1p(geo["epoch"]) / np.log1p(60) * (1 + 0.2 * geo["layer_index"])
+                         + rng.normal(0, 0.03, len(geo)))
+    geo.loc[geo["layer"] == "softmax", "clustering"] = np.nan
+    return geo
 
 
 # ------------------------------------------------------------------ helpers
@@ -630,6 +677,150 @@ def test_synthetic_figure_reads_what_the_study_writes():
     assert len(data_axes(fig)) == 4
 
 
+# ------------------------------------------------------------------ comparison figures
+
+
+def test_compression_grid_panels_are_conditions_by_estimators_of_seed_means():
+    mi = make_sweep_mi()
+    fig = plots.compression_grid_figure(mi)
+    axes = data_axes(fig)
+    assert len(axes) == 4  # 2 conditions (rows) x 2 estimators (columns)
+    assert [ax.get_title() for ax in axes] == ["estimator: binning", "estimator: ksg", "", ""]
+    assert [ax.get_ylabel().split("\n")[0] for ax in axes[::2]] == ["activation-tanh", "activation-relu"]
+    assert all("[bits]" in ax.get_xlabel() for ax in axes[2:])
+    for ax, (cond, est) in zip(axes, [(c, e) for c in ("activation-tanh", "activation-relu")
+                                      for e in ("binning", "ksg")], strict=True):
+        mean, _ = plots.mean_over_seeds(mi[mi["condition"] == cond].drop(columns=["condition"]))
+        want = mean[(mean["estimator"] == est) & (mean["layer"] == "2")]
+        line = next(ln for ln in ax.lines if ln.get_gid() == f"line:{est}:2")
+        np.testing.assert_allclose(line.get_xdata(), want["I_XT"])
+        np.testing.assert_allclose(line.get_ydata(), want["I_TY"])
+    # Panels of one estimator share I(X;T); the relu row is drawn 2 bits to the right.
+    assert axes[0].get_shared_x_axes().joined(axes[0], axes[2])
+    assert not axes[0].get_shared_x_axes().joined(axes[0], axes[1])
+
+
+def test_compression_grid_draws_the_all_split_and_says_so():
+    mi = make_sweep_mi(split=True)
+    fig = plots.compression_grid_figure(mi, estimator="ksg")
+    axes = data_axes(fig)
+    assert len(axes) == 2
+    mean, _ = plots.mean_over_seeds(mi[(mi["condition"] == "activation-tanh") & (mi["split"] == "all")])
+    want = mean[(mean["estimator"] == "ksg") & (mean["layer"] == "1")]
+    line = next(ln for ln in axes[0].lines if ln.get_gid() == "line:ksg:1")
+    np.testing.assert_allclose(line.get_xdata(), want["I_XT"])
+    assert "split: all" in fig._suptitle.get_text()
+    only_train = mi[mi["split"] == "train"]
+    fig = plots.compression_grid_figure(only_train)
+    assert "split: train" in fig._suptitle.get_text()
+
+
+def test_compression_grid_without_conditions_is_one_row():
+    fig = plots.compression_grid_figure(make_mi(estimators=("binning", "ksg", "kde")))
+    assert len(data_axes(fig)) == 3
+    assert data_axes(fig)[0].get_ylabel() == "I(T;Y) [bits]"
+
+
+def _bar_heights(fig, cond: str, est: str) -> np.ndarray:
+    return np.array([p.get_height() for ax in fig.axes for p in ax.patches if p.get_gid() == f"bar:{cond}:{est}"])
+
+
+def test_late_drop_bars_are_the_summary_means():
+    summary = make_summary(make_sweep_mi())
+    fig = plots.late_drop_figure(summary)
+    axes = data_axes(fig) or [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title() for ax in axes] == ["activation-tanh", "activation-relu"]
+    assert axes[0].get_ylabel() == "late drop of I(X;T) [bits]"
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["1", "2", "softmax"]
+    for cond in ("activation-tanh", "activation-relu"):
+        for est in ("binning", "ksg"):
+            rows = summary[(summary["condition"] == cond) & (summary["estimator"] == est)].sort_values("layer_index")
+            np.testing.assert_allclose(_bar_heights(fig, cond, est), rows["I_XT_late_drop_mean"])
+    assert (summary["I_XT_late_drop_mean"] > 1).all(), "the fixture compresses: the bars are not empty"
+
+
+def test_late_drop_reads_one_split_and_refuses_the_mi_table(tmp_path):
+    summary = make_summary(make_sweep_mi(split=True))
+    fig = plots.late_drop_figure(summary)
+    rows = summary[(summary["split"] == "all") & (summary["condition"] == "activation-tanh")
+                   & (summary["estimator"] == "ksg")].sort_values("layer_index")
+    np.testing.assert_allclose(_bar_heights(fig, "activation-tanh", "ksg"), rows["I_XT_late_drop_mean"])
+    csv = tmp_path / "mi.csv"
+    make_mi().to_csv(csv, index=False)
+    with pytest.raises(ValueError, match=r"mi\.csv.*I_XT_late_drop_mean.*pass the study's summary\.csv"):
+        plots.late_drop_figure(csv)
+
+
+def test_late_drop_names_bars_without_a_value():
+    summary = make_summary(make_mi())
+    summary.loc[0, ["I_XT_late_drop_mean", "I_XT_late_drop_std"]] = np.nan
+    fig = plots.late_drop_figure(summary)
+    assert "no value" in plots.notes_text(fig) and "binning layer 1" in plots.notes_text(fig)
+
+
+def test_clustering_figure_draws_the_seed_mean_score_beside_mi():
+    mi = make_mi(seeds=(0, 1, 2), estimators=("binning", "ksg"))
+    geo = make_geometry(mi)
+    fig = plots.clustering_figure(mi, geo)
+    score = {ln.get_gid(): ln for ax in fig.axes for ln in ax.lines if str(ln.get_gid()).startswith("clustering:")}
+    assert sorted(score) == ["clustering:1", "clustering:2"], "softmax has no score: no panel"
+    want = geo[geo["layer"] == "2"].groupby("epoch")["clustering"].mean()
+    np.testing.assert_allclose(score["clustering:2"].get_xdata(), want.index)
+    np.testing.assert_allclose(score["clustering:2"].get_ydata(), want.to_numpy())
+    mean, _ = plots.mean_over_seeds(mi)
+    line = next(ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == "mi:1:ksg")
+    np.testing.assert_allclose(line.get_ydata(), mean[(mean.estimator == "ksg") & (mean.layer == "1")]["I_XT"])
+    twins = [ax for ax in fig.axes if ax.get_ylabel() == "clustering score"]
+    assert len(twins) == 1 and any(ax.get_ylabel() == "I(X;T) [bits]" for ax in fig.axes)
+
+
+def test_clustering_figure_refuses_a_table_without_scores():
+    mi = make_mi()
+    geo = make_geometry(mi).assign(clustering=np.nan)
+    with pytest.raises(ValueError, match="no finite clustering score"):
+        plots.clustering_figure(mi, geo)
+    with pytest.raises(ValueError, match="missing required column.*'clustering'"):
+        plots.clustering_figure(mi, make_geometry(mi).drop(columns=["clustering"]))
+
+
+def test_comparison_figures_write_the_named_files(tmp_path):
+    mi, summary, geo = tmp_path / "mi.csv", tmp_path / "summary.csv", tmp_path / "geometry.csv"
+    sweep = make_sweep_mi()
+    sweep.to_csv(mi, index=False)
+    make_summary(sweep).to_csv(summary, index=False)
+    make_geometry(sweep).to_csv(geo, index=False)
+    names = list(plots.COMPARISON_FIGURES)
+    assert names == ["compression_grid", "late_drop", "clustering"]
+    paths = plots.comparison_figures(names, tmp_path / "figs", mi, summary, geo, title="sweep")
+    assert paths == [tmp_path / "figs" / f"{n}.{ext}" for n in names for ext in plots.FIGURE_FORMATS]
+    for n in names:
+        assert_figure_files([tmp_path / "figs" / f"{n}.png", tmp_path / "figs" / f"{n}.pdf"])
+    with pytest.raises(ValueError, match="needs the geometry table"):
+        plots.comparison_figures(["clustering"], tmp_path, mi, summary)
+    with pytest.raises(ValueError, match="unknown comparison figure 'plane'"):
+        plots.comparison_figures(["plane"], tmp_path, mi)
+
+
+def test_figures_cli_draws_the_comparison_figures(tmp_path, tiny_config):
+    import yaml
+
+    from infoplane.cli import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config))
+    mi, met, summary = tmp_path / "mi.csv", tmp_path / "metrics.csv", tmp_path / "summary.csv"
+    table = make_mi(estimators=("binning", "ksg"))
+    table.to_csv(mi, index=False)
+    make_metrics().to_csv(met, index=False)
+    make_summary(table).to_csv(summary, index=False)
+    out = tmp_path / "figs"
+    assert main(["figures", "--config", str(cfg), "--mi", str(mi), "--metrics", str(met), "--summary", str(summary),
+                 "--also", "compression_grid", "late_drop", "--outdir", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    drawn = (*plots.NETWORK_FIGURES, "compression_grid", "late_drop")
+    assert {f"{n}.{e}" for n in drawn for e in ("png", "pdf")} == names
+
+
 # ------------------------------------------------------------------ text never overlaps
 
 
@@ -654,6 +845,15 @@ LONG_TITLE = "A deliberately long study title that names the dataset, the networ
             title=LONG_TITLE), id="validation-off-scale"),
         pytest.param(lambda: plots.synthetic_images_figure(
             make_synthetic_summary(), title=LONG_TITLE, nats_axis=True), id="synthetic-nats"),
+        pytest.param(lambda: plots.compression_grid_figure(make_sweep_mi(), title=LONG_TITLE),
+                     id="compression-grid"),
+        pytest.param(lambda: plots.late_drop_figure(make_summary(make_sweep_mi(conditions=LONG_CONDITIONS)),
+                                                    title=LONG_TITLE), id="late-drop"),
+        pytest.param(lambda: plots.clustering_figure(make_mi(estimators=("binning", "ksg")),
+                                                     make_geometry(make_mi()), title=LONG_TITLE),
+                     id="clustering"),
+        pytest.param(lambda: plots.clustering_figure(make_sweep_mi(), make_geometry(make_sweep_mi()),
+                                                     title=LONG_TITLE), id="clustering-sweep"),
     ],
 )
 def test_no_text_overlaps(build):
@@ -748,3 +948,23 @@ def test_package_exports_and_cheap_figure_names():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ("('information_plane', 'mi_vs_epoch', 'training_curves', 'dynamics') "
                            "('png', 'pdf') False False")
+
+
+def test_figures_draw_split_all_else_the_first_configured_split():
+    """analysis.split: the figures draw the rows of split all when the table has them, else
+    those of the first split the config lists; a split other than all is named in a note."""
+    from infoplane.plots.data import figure_split
+
+    base = make_mi()
+    held_out = base.assign(split="test", I_XT=base["I_XT"] + 100.0)
+    both = pd.concat([base.assign(split="train"), held_out], ignore_index=True)
+    assert figure_split(both) == "train", "SPLITS order without a config"
+    assert figure_split(both, ["test", "train"]) == "test"
+    assert figure_split(pd.concat([both, base], ignore_index=True), ["test"]) == "all"
+    mean, _ = plots.mean_over_seeds(both, split="test")
+    assert mean.attrs["split"] == "test" and (mean["I_XT"] > 90).all()
+    fig = plots.information_plane_figure(both, split="test")
+    assert "MI estimated on the test samples only" in plots.notes_text(fig)
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"no rows of split 'all'; it has \['test', 'train'\]"):
+        plots.mean_over_seeds(both, split="all")

@@ -5,6 +5,8 @@
   0 <= I <= log2(n); KSG-1 (psi(k) - psi(n)) / ln 2 <= I <= (psi(k) + psi(n) + 2 gamma) / ln 2
   (every marginal count between 0 and n - 1); KSG with labels (Ross 2014) at most the label
   entropy plus (number of classes) / (n ln 2) (psi(n) - psi(n_c) <= ln(n / n_c) + 1 / n_c).
+  SP (``sp``) with labels at most the label entropy (each draw's term is a log posterior ratio,
+  at most ln(n / n_c)), with sample ids at most log2(n);
   Kozachenko-Leonenko (``kl``, ``wkl``) is a difference of entropy estimates with no bound on
   arbitrary input: finiteness is its property here (its accuracy is tested on known MI);
 * binning: I(X;T) <= min(H(X), H(T)) with the plug-in entropies of the binned symbols computed
@@ -123,7 +125,7 @@ def test_continuous_pairs_give_finite_bits(data, method):
 
 
 @SETTINGS
-@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "kde", "ksg", "kl", "wkl"]))
+@given(data=st.data(), method=st.sampled_from(["binning", "adaptive_binning", "kde", "sp", "ksg", "kl", "wkl"]))
 def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
     t = data.draw(continuous())
     n = len(t)
@@ -140,6 +142,10 @@ def test_layer_vs_labels_and_ids_give_finite_bits(data, method):
     h_y = _entropy_bits(y)
     if method in ("binning", "adaptive_binning"):
         assert -1e-9 <= i_ty <= h_y + 1e-9
+    elif method == "sp":  # every draw's log posterior ratio is at most ln(n / n_c)
+        assert i_ty <= h_y + 1e-9, (i_ty, h_y)
+        i_xt = est.estimate(np.arange(n), t)  # ln n - (log-sum-exp holding the own term 1)
+        assert math.isfinite(i_xt) and i_xt <= math.log2(n) + 1e-9
     elif method == "ksg":
         assert i_ty <= h_y + len(np.unique(y)) / (n * LN2) + 1e-9, (i_ty, h_y)
     if method in ("binning", "adaptive_binning", "kde"):

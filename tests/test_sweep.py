@@ -20,7 +20,7 @@ from infoplane.config import (
     sweep_conditions,
     validate_config,
 )
-from infoplane.tables import MI_COLUMNS
+from infoplane.tables import GEOMETRY_COLUMNS, MI_COLUMNS, SGD_COLUMNS
 
 SWEEP = {"model.activation": ["tanh", "relu"]}
 
@@ -97,6 +97,45 @@ def test_bad_sweep_stops_the_workflow_before_any_job(tmp_path, tiny_config):
     assert "sweep.model.activation: value 'tanhh'" in lines[0] and str(path) in lines[0]
 
 
+def test_dry_run_plans_the_summary_and_comparison_figures(tmp_path, tiny_config):
+    """The sweep's collect writes summary.csv, its figure job draws the comparison figures; each
+    condition's figures job draws clustering only with analysis.clustering (reading the
+    condition's geometry.csv), and never the sweep-level comparisons."""
+    cfg = sweep_config(tiny_config, SWEEP)
+    conds = ("activation-tanh", "activation-relu")
+
+    def jobs(config: dict) -> dict[str, list[list[str]]]:
+        path = tmp_path / "sweep.yaml"
+        path.write_text(yaml.safe_dump(config))
+        out = snakemake("-n", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path)).stdout
+        plan: dict[str, list[list[str]]] = {}
+        for rule, outs in planned_jobs(out):
+            plan.setdefault(rule, []).append(outs)
+        return plan
+
+    def figures(outs: list[str]) -> set[str]:
+        return {o.rsplit("/", 1)[1] for o in outs}
+
+    plan = jobs(cfg)
+    assert "results/tinysweep/summary.csv" in plan["collect_sweep"][0]
+    assert sorted(o for outs in plan["collect"] for o in outs if o.endswith("summary.csv")) == sorted(
+        f"results/tinysweep/{c}/summary.csv" for c in conds)
+    sweep_figs = {"sweep_information_plane", "compression_grid", "late_drop"}
+    assert figures(plan["sweep_figure"][0]) == {f"{f}.{e}" for f in sweep_figs for e in ("png", "pdf")}
+    for outs in plan["figures"]:
+        assert {o.split(".")[0] for o in figures(outs)} == {"information_plane", "mi_vs_epoch", "training_curves",
+                                                            "dynamics"}
+
+    cfg["analysis"] = {"clustering": True}
+    for c in conds:  # the geometry tables (written by the geometry stage) are there
+        (tmp_path / "results" / "tinysweep" / c).mkdir(parents=True)
+        (tmp_path / "results" / "tinysweep" / c / "geometry.csv").write_text("")
+    plan = jobs(cfg)
+    for outs in plan["figures"]:
+        assert {"clustering.png", "clustering.pdf"} <= figures(outs)
+    assert not any("clustering" in o for o in plan["sweep_figure"][0])
+
+
 @pytest.fixture(scope="module")
 def sweep_run(tmp_path_factory):
     """Run a tiny two-condition sweep (tanh, relu) through the whole DAG once."""
@@ -140,14 +179,31 @@ def test_sweep_tables_carry_the_condition(sweep_run):
     assert len(tanh) == len(relu) and abs(tanh - relu).max() > 0.1
     metrics = pd.read_csv(res / "metrics.csv")
     assert list(metrics.columns[:2]) == ["condition", "model.activation"]
+    sgd = pd.read_csv(res / "sgd.csv", dtype={"layer": str})
+    assert list(sgd.columns) == ["condition", "model.activation", *SGD_COLUMNS]
+    assert list(dict.fromkeys(sgd["condition"])) == ["activation-tanh", "activation-relu"]
     assert len(metrics) == 2 * len(cfg["seeds"]) * (cfg["training"]["epochs"] + 1)
     with xr.open_dataset(res / "mi.nc") as ds:
-        assert set(ds["I_XT"].dims) == {"condition", "estimator", "seed", "layer", "epoch"}
+        assert set(ds["I_XT"].dims) == {"condition", "estimator", "seed", "layer", "epoch", "split"}
         assert list(ds["model.activation"].values) == ["tanh", "relu"]
         row = mi.iloc[-1]
         val = ds["I_XT"].sel(condition=row["condition"], estimator=row["estimator"], seed=row["seed"],
-                             layer=row["layer"], epoch=row["epoch"])
+                             layer=row["layer"], epoch=row["epoch"], split=row["split"])
         assert float(val) == pytest.approx(row["I_XT"])
+
+
+def test_sweep_geometry_stacks_the_conditions(sweep_run):
+    work, _ = sweep_run
+    res = work / "results" / "tinysweep"
+    geo = pd.read_csv(res / "geometry.csv", dtype={"layer": str})
+    assert list(geo.columns) == ["condition", "model.activation", *GEOMETRY_COLUMNS]
+    for cond, act in (("activation-tanh", "tanh"), ("activation-relu", "relu")):
+        own = pd.read_csv(res / cond / "geometry.csv", dtype={"layer": str})
+        rows = geo[geo["condition"] == cond]
+        assert (rows["model.activation"] == act).all()
+        pd.testing.assert_frame_equal(rows[list(GEOMETRY_COLUMNS)].reset_index(drop=True), own)
+    relu_hidden = geo[(geo["condition"] == "activation-relu") & (geo["layer"] != "softmax")]
+    assert (relu_hidden["act_min"] >= 0).all(), "ReLU activations are never negative"
 
 
 def test_sweep_figures(sweep_run):
@@ -157,12 +213,32 @@ def test_sweep_figures(sweep_run):
     work, _ = sweep_run
     res = work / "results" / "tinysweep"
     for ext in ("png", "pdf"):
-        assert (res / "figures" / f"sweep_information_plane.{ext}").stat().st_size > 5000
+        for name in ("sweep_information_plane", "compression_grid", "late_drop"):
+            assert (res / "figures" / f"{name}.{ext}").stat().st_size > 5000
         for cond in ("activation-tanh", "activation-relu"):
             assert (res / cond / "figures" / f"information_plane.{ext}").stat().st_size > 5000
     img = matplotlib.image.imread(res / "figures" / "sweep_information_plane.png")
     assert img.shape[1] > img.shape[0], "two conditions side by side"
     assert float(np.std(img)) > 0.01
+
+
+def test_sweep_summary_is_the_summary_of_the_stacked_table(sweep_run):
+    from infoplane.summary import mi_summary
+    from infoplane.tables import MI_SUMMARY_COLUMNS
+
+    work, cfg = sweep_run
+    res = work / "results" / "tinysweep"
+    summary = pd.read_csv(res / "summary.csv", dtype={"layer": str})
+    assert list(summary.columns) == ["condition", "model.activation", *MI_SUMMARY_COLUMNS]
+    mi = pd.read_csv(res / "mi.csv", dtype={"layer": str})
+    pd.testing.assert_frame_equal(summary, mi_summary(mi), check_dtype=False)
+    assert (summary["n_seeds"] == len(cfg["seeds"])).all() and (summary["n_rows_excluded"] == 0).all()
+    assert len(summary) == 2 * 3  # conditions x layers (1, 2, softmax), one estimator
+    for cond in ("activation-tanh", "activation-relu"):
+        own = pd.read_csv(res / cond / "summary.csv", dtype={"layer": str})
+        assert list(own.columns) == list(MI_SUMMARY_COLUMNS)
+        rows = summary[summary["condition"] == cond][list(MI_SUMMARY_COLUMNS)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, own, check_dtype=False)
 
 
 def test_sweep_figure_has_one_panel_per_condition_and_estimator(sweep_run):

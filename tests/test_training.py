@@ -15,6 +15,7 @@ import torch
 from infoplane.config import validate_config
 from infoplane.datasets import train_eval_split
 from infoplane.store import open_store
+from infoplane.tables import SGD_COLUMNS
 from infoplane.training import (
     METRIC_COLUMNS,
     _train,
@@ -57,13 +58,16 @@ def cfg_with(**sections) -> dict:
 
 
 def run(cfg: dict, where: Path, seed: int = 0, **kw) -> tuple[Path, Path]:
+    """Train one seed; the SGD-diagnostics CSV goes to ``where / "sgd.csv"``."""
     store, csv = where / "store.zarr", where / "metrics.csv"
-    train_run(cfg, seed, store, csv, where / "work", progress=False, **kw)
+    train_run(cfg, seed, store, csv, where / "work", progress=False, sgd_csv=where / "sgd.csv", **kw)
     return store, csv
 
 
 def group(cfg: dict, where: Path, seeds=(0, 1, 2), **kw) -> tuple[Path, Path]:
-    train_group(cfg, list(seeds), where / "stores", where / "metrics.csv", where / "work", progress=False, **kw)
+    """Train a group; the SGD-diagnostics CSV goes to ``where / "sgd.csv"``."""
+    train_group(cfg, list(seeds), where / "stores", where / "metrics.csv", where / "work", progress=False,
+                sgd=where / "sgd.csv", **kw)
     return where / "stores", where / "metrics.csv"
 
 
@@ -132,11 +136,17 @@ def _assert_same_run(a: tuple[Path, Path], b: tuple[Path, Path]) -> None:
     for var in da.data_vars:
         np.testing.assert_array_equal(da[var].values, db[var].values, err_msg=var)
     assert a[1].read_text() == b[1].read_text()
+    assert (a[1].parent / "sgd.csv").read_text() == (b[1].parent / "sgd.csv").read_text()
 
 
-@pytest.mark.parametrize("noise", [0.0, 0.05])
-def test_resumed_run_is_bit_identical(tmp_path, caplog, noise):
-    cfg = cfg_with(model={"noise": noise})
+@pytest.mark.parametrize(
+    "model, training",
+    [({"noise": 0.0}, {}), ({"noise": 0.05}, {}),
+     ({"activation": "softplus", "additive_noise": 0.1, "noise": 0.05}, {"weight_decay": 0.015})],
+    ids=["plain", "noise", "softplus-additive-decay"],
+)
+def test_resumed_run_is_bit_identical(tmp_path, caplog, model, training):
+    cfg = cfg_with(model=model, training=training)
     straight = run(cfg, tmp_path / "a")
     with pytest.raises(Killed):
         run(cfg, tmp_path / "b", on_epoch_end=kill_after(3))
@@ -174,6 +184,11 @@ def _assert_seed_equal(group_dir: Path, group_csv: Path, seed: int, alone: tuple
     mg = pd.read_csv(group_csv)
     mg = mg[mg.seed == seed].reset_index(drop=True)
     pd.testing.assert_frame_equal(mg, pd.read_csv(alone[1]), check_exact=True)
+    sg = pd.read_csv(group_csv.parent / "sgd.csv", dtype={"layer": str})
+    sg = sg[sg.seed == seed].reset_index(drop=True)
+    sa = pd.read_csv(alone[1].parent / "sgd.csv", dtype={"layer": str})
+    assert list(sa.columns) == list(SGD_COLUMNS) and len(sa) > 0
+    pd.testing.assert_frame_equal(sg, sa, check_exact=True)
 
 
 @pytest.mark.parametrize(
@@ -185,8 +200,11 @@ def _assert_seed_equal(group_dir: Path, group_csv: Path, seed: int, alone: tuple
         ({"activation": "sigmoid"}, {"batch_size": 100}),
         ({"activation": "leaky_relu"}, {}),
         ({"activation": "linear"}, {}),
+        ({"activation": "softplus", "additive_noise": 0.1}, {"weight_decay": 0.015, "batch_size": 100}),
+        ({"additive_noise": 0.2, "noise": 0.05}, {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.01}),
     ],
-    ids=["tanh", "tanh-noise", "relu-sgd", "sigmoid-b100", "leaky_relu", "linear"],
+    ids=["tanh", "tanh-noise", "relu-sgd", "sigmoid-b100", "leaky_relu", "linear", "softplus-additive-decay",
+         "additive-relative-sgd-decay"],
 )
 def test_seed_in_a_group_equals_the_seed_alone(tmp_path, model, training):
     """A seed trained in a batched group: metrics and activations bit-identical to training it alone."""
@@ -208,10 +226,17 @@ def test_conv_group_falls_back_to_seeds_one_after_another(tmp_path):
     _assert_seed_equal(gdir, gcsv, 1, run(cfg, tmp_path / "alone", seed=1))
 
 
-def test_batched_mlp_trains_like_torch_modules(tmp_path):
+@pytest.mark.parametrize(
+    "model, training",
+    [({"noise": 0.05}, {}),
+     ({"activation": "softplus", "noise": 0.05, "additive_noise": 0.1}, {"weight_decay": 0.015})],
+    ids=["tanh-noise", "softplus-additive-decay"],
+)
+def test_batched_mlp_trains_like_torch_modules(tmp_path, model, training):
     """The hand-written forward/backward and Adam agree with autograd + torch.optim.Adam (to float
-    rounding: different kernels), so the batched engine trains the same network."""
-    cfg = cfg_with(model={"widths": [10, 7, 5, 4, 3], "noise": 0.05}, training={"epochs": 5, "lr": 0.004})
+    rounding: different kernels), so the batched engine trains the same network: the same
+    softplus derivative, noise draws in the same order, the same weight decay."""
+    cfg = cfg_with(model={"widths": [10, 7, 5, 4, 3], **model}, training={"epochs": 5, "lr": 0.004, **training})
     paths = {}
     for name, batched in (("batched", True), ("module", False)):
         where = tmp_path / name
@@ -223,6 +248,8 @@ def test_batched_mlp_trains_like_torch_modules(tmp_path):
     assert a.train_loss.iloc[-1] < a.train_loss.iloc[0]
     da, db = open_store(paths["batched"] / "s1.zarr"), open_store(paths["module"] / "s1.zarr")
     np.testing.assert_allclose(da["act_3"].values, db["act_3"].values, atol=1e-4)
+    for var in ("grad_mean", "grad_std", "weight_norm"):
+        np.testing.assert_allclose(da[var].values, db[var].values, rtol=1e-3, err_msg=var)
 
 
 def test_killed_group_resumes_bit_identical(tmp_path, caplog):

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from infoplane.tables import SGD_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -142,7 +144,8 @@ def test_dry_run_default_study(tmp_path):
     trained = sorted(out for rule, outs in planned_jobs(proc.stdout) if rule == "train" for out in outs)
     study = f"results/{cfg['study']}"
     assert trained == sorted([f"{study}/activations/seeds-{s}" for s in cfg["seeds"]]
-                             + [f"{study}/metrics/seeds-{s}.csv" for s in cfg["seeds"]])
+                             + [f"{study}/metrics/seeds-{s}.csv" for s in cfg["seeds"]]
+                             + [f"{study}/sgd/seeds-{s}.csv" for s in cfg["seeds"]])
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.stem)
@@ -180,11 +183,13 @@ def test_bad_config_stops_before_any_job(tmp_path, tiny_config, edit, message):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """Run a tiny 12-bit study through the whole DAG once; share the result directory."""
+    """Run a tiny 12-bit study through the whole DAG once (MI on every split, with the class
+    clustering); share the result directory."""
     from conftest import TINY_NETWORK_CONFIG
 
     work = tmp_path_factory.mktemp("tiny_study")
     cfg = copy.deepcopy(TINY_NETWORK_CONFIG)
+    cfg["analysis"] = {"split": ["all", "train", "test"], "clustering": True}
     cfg_path = work / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     proc = snakemake("--cores", "2", "--configfile", str(cfg_path), "--directory", str(work))
@@ -195,18 +200,34 @@ def test_tiny_study_produces_table_and_figures(tiny_run):
     work, _, cfg, _ = tiny_run
     res = work / "results" / "tiny"
     mi = pd.read_csv(res / "mi.csv", dtype={"layer": str})
-    assert list(mi.columns[:6]) == ["seed", "layer", "layer_index", "epoch", "estimator", "I_XT"]
+    assert list(mi.columns[:7]) == ["seed", "layer", "layer_index", "epoch", "split", "estimator", "I_XT"]
     assert set(mi["seed"]) == set(cfg["seeds"])
     assert set(mi["layer"]) == {"1", "2", "softmax"}
     assert (mi["status"] == "ok").all()
-    # I(X;T) <= H(X) = 12 bits; I(T;Y) <= H(Y) = 0.9992 bits for the 12-bit labels.
+    assert mi.groupby("split").size().to_dict() == {s: len(mi) // 3 for s in ("all", "train", "test")}
+    # I(X;T) <= H(X) = 12 bits; I(T;Y) <= H(Y) = 0.9992 bits for the 12-bit labels (<= 1 bit on a
+    # split, whose labels are balanced differently).
     assert mi["I_XT"].between(0, 12 + 1e-9).all()
-    assert mi["I_TY"].between(0, 0.9992 + 1e-4).all()
-    first = mi[(mi["layer"] == "1") & (mi["epoch"] == 0)]
+    assert mi.loc[mi["split"] == "all", "I_TY"].between(0, 0.9992 + 1e-4).all()
+    assert mi["I_TY"].between(0, 1 + 1e-9).all()
+    # a split's I(X;T) = H(T) of its samples <= log2(its samples): 3277 train, 819 test of 4096
+    for split, n in (("train", 3277), ("test", 819)):
+        assert mi.loc[mi["split"] == split, "I_XT"].max() <= np.log2(n) + 1e-9
+    geo = pd.read_csv(res / "geometry.csv", dtype={"layer": str})
+    assert list(geo.columns) == ["seed", "layer", "layer_index", "epoch", "split", "act_min", "act_max",
+                                 "clustering"]
+    assert len(geo) == len(mi)  # one estimator: one geometry row per MI row
+    assert geo["clustering"].between(-1, 1).all() and (geo["act_min"] <= geo["act_max"]).all()
+    hidden = geo[geo["layer"] != "softmax"]
+    assert hidden["act_min"].ge(-1).all() and hidden["act_max"].le(1).all(), "tanh layers"
+    first = mi[(mi["layer"] == "1") & (mi["epoch"] == 0) & (mi["split"] == "all")]
     assert (first["I_XT"] > 8).all(), "the first hidden layer of a fresh tanh net keeps most of the 12 bits"
     metrics = pd.read_csv(res / "metrics.csv")
     assert set(metrics["epoch"]) == set(range(cfg["training"]["epochs"] + 1))
-    for fig in ("information_plane", "mi_vs_epoch", "training_curves", "dynamics"):
+    sgd = pd.read_csv(res / "sgd.csv", dtype={"layer": str})
+    assert list(sgd.columns) == list(SGD_COLUMNS) and set(sgd["seed"]) == set(cfg["seeds"])
+    assert set(sgd["layer"]) == {"1", "2", "logits"} and (sgd["weight_norm"] > 0).all()
+    for fig in ("information_plane", "mi_vs_epoch", "training_curves", "dynamics", "sgd_phases"):
         for ext in ("png", "pdf"):
             path = res / "figures" / f"{fig}.{ext}"
             assert path.stat().st_size > 5000, path
@@ -239,10 +260,12 @@ def test_mi_netcdf_matches_csv(tiny_run):
     res = work / "results" / "tiny"
     mi = pd.read_csv(res / "mi.csv", dtype={"layer": str})
     with xr.open_dataset(res / "mi.nc") as ds:
-        assert set(ds["I_XT"].dims) == {"estimator", "seed", "layer", "epoch"}
+        assert set(ds["I_XT"].dims) == {"estimator", "seed", "layer", "epoch", "split"}
+        assert list(ds["split"].values) == ["all", "train", "test"]
         assert ds["I_XT"].attrs["units"] == "bits"
-        row = mi.iloc[len(mi) // 2]
-        val = ds["I_XT"].sel(estimator=row["estimator"], seed=row["seed"], layer=row["layer"], epoch=row["epoch"])
+        row = mi.iloc[len(mi) // 2 + 1]
+        val = ds["I_XT"].sel(estimator=row["estimator"], seed=row["seed"], layer=row["layer"], epoch=row["epoch"],
+                             split=row["split"])
         assert float(val) == pytest.approx(row["I_XT"])
 
 
@@ -289,7 +312,22 @@ def test_estimator_option_reruns_estimation_not_training(tiny_run):
     assert Counter(rule for rule, _ in jobs) == {"stage_config": 3, "estimate": 2, "collect": 1, "figures": 1}, jobs
     assert stage_files(jobs) == ["collect", "estimate", "figures"]
     estimated = sorted(out for rule, outs in jobs if rule == "estimate" for out in outs)
-    assert estimated == ["results/tiny/mi/seeds-0.csv", "results/tiny/mi/seeds-1.csv"]
+    assert estimated == [f"results/tiny/{kind}/seeds-{s}.csv" for kind in ("geometry", "mi") for s in (0, 1)]
+
+
+def test_split_option_reruns_estimation_and_figures_not_training(tiny_run):
+    jobs = plan_after_edit(tiny_run, "split", lambda c: c["analysis"].update(split=["train", "test"]))
+    assert Counter(rule for rule, _ in jobs) == {"stage_config": 3, "estimate": 2, "collect": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["collect", "estimate", "figures"]
+    assert sorted(out for rule, outs in jobs if rule == "estimate" for out in outs) == [
+        f"results/tiny/{kind}/seeds-{s}.csv" for kind in ("geometry", "mi") for s in (0, 1)]
+
+
+def test_clustering_option_reruns_estimation_and_collect_only(tiny_run):
+    jobs = plan_after_edit(tiny_run, "noclust", lambda c: c["analysis"].update(clustering=False))
+    # the figures rerun (their input mi.csv is rewritten) without a new figures stage config
+    assert Counter(rule for rule, _ in jobs) == {"stage_config": 2, "estimate": 2, "collect": 1, "figures": 1}, jobs
+    assert stage_files(jobs) == ["collect", "estimate"]
 
 
 def test_added_seed_trains_only_its_group(tiny_run):
@@ -301,8 +339,9 @@ def test_added_seed_trains_only_its_group(tiny_run):
     assert Counter(rule for rule, _ in jobs) == {
         "stage_config": 1, "train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
     assert stage_files(jobs) == ["collect"]  # collect records the seed list; training is unchanged
-    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-2", "results/tiny/metrics/seeds-2.csv"]
-    assert dict(jobs)["estimate"] == ["results/tiny/mi/seeds-2.csv"]
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-2", "results/tiny/metrics/seeds-2.csv",
+                                   "results/tiny/sgd/seeds-2.csv"]
+    assert dict(jobs)["estimate"] == ["results/tiny/mi/seeds-2.csv", "results/tiny/geometry/seeds-2.csv"]
 
 
 def test_training_option_reruns_every_training_job(tiny_run):
@@ -312,13 +351,15 @@ def test_training_option_reruns_every_training_job(tiny_run):
     assert stage_files(jobs) == ["collect", "estimate", "train"]
     trained = sorted(out for rule, outs in jobs if rule == "train" for out in outs)
     assert trained == ["results/tiny/activations/seeds-0", "results/tiny/activations/seeds-1",
-                       "results/tiny/metrics/seeds-0.csv", "results/tiny/metrics/seeds-1.csv"]
+                       "results/tiny/metrics/seeds-0.csv", "results/tiny/metrics/seeds-1.csv",
+                       "results/tiny/sgd/seeds-0.csv", "results/tiny/sgd/seeds-1.csv"]
 
 
 def test_seeds_per_job_regroups_without_new_stage_configs(tiny_run):
     jobs = plan_after_edit(tiny_run, "grouped", lambda c: c["training"].update(seeds_per_job=2))
     assert Counter(rule for rule, _ in jobs) == {"train": 1, "estimate": 1, "collect": 1, "figures": 1}, jobs
-    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-0-1", "results/tiny/metrics/seeds-0-1.csv"]
+    assert dict(jobs)["train"] == ["results/tiny/activations/seeds-0-1", "results/tiny/metrics/seeds-0-1.csv",
+                                   "results/tiny/sgd/seeds-0-1.csv"]
 
 
 def test_report_is_generated(tiny_run):

@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     train_group(cfg, args.seeds, Path(args.outdir), Path(args.metrics), Path(args.workdir),
-                progress=not args.quiet, threads=args.threads)
+                progress=not args.quiet, threads=args.threads, sgd=Path(args.sgd) if args.sgd else None)
     return 0
 
 
@@ -75,18 +75,21 @@ def cmd_compress(args: argparse.Namespace) -> int:
 def cmd_estimate(args: argparse.Namespace) -> int:
     from infoplane.cluster import dask_scheduler
     from infoplane.config import load_config
-    from infoplane.estimation import estimate_stores
+    from infoplane.estimation import estimate_tables
     from infoplane.provenance import provenance_attrs
 
     cfg = load_config(args.config)
     scheduler = dask_scheduler(cfg, args.scheduler)
     # Absolute: the workers of a remote scheduler open the stores from their own working directory.
     stores = [str(Path(p).resolve()) for p in args.stores]
-    df = estimate_stores(stores, cfg, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
-    seeds = sorted({int(s) for s in df["seed"]})
+    tables = estimate_tables(stores, cfg, workers=args.workers, scheduler=scheduler, progress=not args.quiet)
+    seeds = sorted({int(s) for s in tables.mi["seed"]})
+    extra = {"binning_run_range": json.dumps(tables.run_ranges)} if tables.run_ranges else {}
     attrs = provenance_attrs(cfg, seeds[0] if len(seeds) == 1 else None, seeds=json.dumps(seeds),
-                             source=json.dumps([str(p) for p in args.stores]))
-    _write_csv(df, args.out, attrs)
+                             source=json.dumps([str(p) for p in args.stores]), **extra)
+    _write_csv(tables.mi, args.out, attrs)
+    if args.out_geometry:
+        _write_csv(tables.geometry, args.out_geometry, attrs)
     return 0
 
 
@@ -97,15 +100,23 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     attrs = provenance_attrs(cfg, seeds=json.dumps(cfg["seeds"]))
-    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics)
+    collect_study(args.mi, args.out_csv, args.out_nc, attrs, args.metrics, args.out_metrics,
+                  out_summary=args.out_summary, geometry_paths=args.geometry or (), out_geometry=args.out_geometry,
+                  sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
 def _add_table_outputs(sp: argparse.ArgumentParser, metrics_required: bool) -> None:
-    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics."""
+    """The output flags of the collect commands: --out-csv, --out-nc, --out-metrics, --out-summary,
+    --out-geometry."""
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-nc", required=True)
     sp.add_argument("--out-metrics", required=metrics_required, default=None)
+    sp.add_argument("--out-summary", default=None,
+                    help="Also write the MI table's summary here (peak, final and late drop of I(X;T) "
+                         "per layer; infoplane.summary.mi_summary).")
+    sp.add_argument("--out-geometry", default=None, help="Output geometry table (needs --geometry).")
+    sp.add_argument("--out-sgd", default=None, help="The merged SGD-diagnostics table (sgd.csv), with --sgd.")
 
 
 def cmd_collect_sweep(args: argparse.Namespace) -> int:
@@ -115,25 +126,45 @@ def cmd_collect_sweep(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     collect_sweep(cfg, args.conditions, args.mi, args.metrics, args.out_csv, args.out_nc, args.out_metrics,
-                  provenance_attrs(cfg))
+                  provenance_attrs(cfg), out_summary=args.out_summary, geometry_paths=args.geometry or (),
+                  out_geometry=args.out_geometry, sgd_paths=args.sgd, out_sgd=args.out_sgd)
     return 0
 
 
 def cmd_sweep_figure(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
-    from infoplane.plots import sweep_information_plane
+    from infoplane.plots import comparison_figures, sweep_information_plane
+    from infoplane.plots.data import figure_split, load_table
 
     cfg = load_config(args.config)
-    sweep_information_plane(args.mi, args.out, title=f"Information plane per condition: {cfg['study']}")
+    mi = load_table(args.mi, ["split"], "sweep MI table", dtype={"layer": str, "split": str, "condition": str})
+    split = figure_split(mi, cfg.get("analysis", {}).get("split"))
+    sweep_information_plane(mi, args.out, title=f"Information plane per condition: {cfg['study']}", split=split)
+    if args.also:
+        comparison_figures(args.also, Path(args.out).parent, args.mi, args.summary, title=str(cfg["study"]))
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from infoplane.config import load_config
-    from infoplane.plots import network_figures
+    from infoplane.plots import comparison_figures, network_figures
 
-    network_figures(args.mi, args.metrics, args.outdir, load_config(args.config))
+    cfg = load_config(args.config)
+    network_figures(args.mi, args.metrics, args.outdir, cfg, sgd=args.sgd)
+    if args.also:
+        comparison_figures(args.also, args.outdir, args.mi, args.summary, args.geometry, title=str(cfg["study"]))
     return 0
+
+
+def _add_comparison_flags(sp: argparse.ArgumentParser, geometry: bool) -> None:
+    """--also (comparison figures to draw as well) and the tables they read."""
+    from infoplane.plots.names import COMPARISON_FIGURES
+
+    sp.add_argument("--also", nargs="*", default=[], choices=COMPARISON_FIGURES, metavar="FIGURE",
+                    help=f"Also draw these comparison figures ({', '.join(COMPARISON_FIGURES)}).")
+    sp.add_argument("--summary", default=None, help="The study's summary.csv (needed by late_drop).")
+    if geometry:
+        sp.add_argument("--geometry", default=None, help="The study's geometry.csv (needed by clustering).")
 
 
 def cmd_validation(args: argparse.Namespace) -> int:
@@ -250,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--outdir", required=True, help="Output directory; gets seed<s>.zarr (activation store) per seed.")
     sp.add_argument("--metrics", required=True, help="Output per-epoch loss/accuracy CSV of all the seeds.")
     sp.add_argument("--workdir", required=True, help="Checkpoints and partial stores (kept for resuming).")
+    sp.add_argument("--sgd", default=None,
+                    help="Output SGD-diagnostics CSV of all the seeds (infoplane.tables.SGD_COLUMNS).")
     sp.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads).")
     sp.add_argument("--quiet", action="store_true")
 
@@ -272,16 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stores", nargs="+", required=True,
                     help="Activation or compressed stores (.zarr); each store's seed is in its attrs.")
     sp.add_argument("--out", required=True, help="Output MI table of all the stores (CSV, bits).")
+    sp.add_argument("--out-geometry", default=None,
+                    help="Output geometry table of all the stores (CSV: activation range, class clustering).")
     sp.add_argument("--workers", type=int, default=1, help="Local Dask worker processes (1 = serial).")
     sp.add_argument("--scheduler", default=None,
                     help="Dask scheduler address (default: $INFOPLANE_DASK_SCHEDULER, "
                          "then the config's dask.scheduler).")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("collect", cmd_collect, "Merge per-group MI tables into mi.csv + mi.nc (and metrics).")
+    sp = add("collect", cmd_collect, "Merge per-group MI tables into mi.csv + mi.nc (and metrics, geometry).")
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", nargs="+", required=True)
     sp.add_argument("--metrics", nargs="*", default=[])
+    sp.add_argument("--geometry", nargs="*", default=[], help="Per-group geometry tables.")
+    sp.add_argument("--sgd", nargs="*", default=[], help="Per-group SGD-diagnostics tables (sgd/<group>.csv).")
     _add_table_outputs(sp, metrics_required=False)
 
     sp = add("figures", cmd_figures,
@@ -289,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", required=True, help="The study's MI table (mi.csv).")
     sp.add_argument("--metrics", required=True, help="The study's loss/accuracy table (metrics.csv).")
+    sp.add_argument("--sgd", default=None,
+                    help="The study's SGD-diagnostics table (sgd.csv); required for the sgd_phases figure.")
     sp.add_argument("--outdir", required=True)
+    _add_comparison_flags(sp, geometry=True)
 
     sp = add("collect-sweep", cmd_collect_sweep,
              "Stack a sweep's per-condition tables into the study's mi.csv, mi.nc and metrics.csv.")
@@ -297,13 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--conditions", nargs="+", required=True, help="Condition names, one per --mi/--metrics table.")
     sp.add_argument("--mi", nargs="+", required=True, help="Each condition's mi.csv, in --conditions order.")
     sp.add_argument("--metrics", nargs="+", required=True, help="Each condition's metrics.csv, in --conditions order.")
+    sp.add_argument("--geometry", nargs="*", default=[], help="Each condition's geometry.csv, in --conditions order.")
+    sp.add_argument("--sgd", nargs="*", default=[], help="Each condition's sgd.csv, in --conditions order.")
     _add_table_outputs(sp, metrics_required=True)
 
     sp = add("sweep-figure", cmd_sweep_figure,
              "Draw a sweep's information planes (one panel per condition) from the study's mi.csv.")
     sp.add_argument("--config", required=True)
     sp.add_argument("--mi", required=True, help="The sweep study's MI table (with a condition column).")
-    sp.add_argument("--out", required=True, help="Output path without suffix (.png and .pdf are written).")
+    sp.add_argument("--out", required=True, help="Output path without suffix (.png and .pdf are written); "
+                                                 "the --also figures go beside it.")
+    _add_comparison_flags(sp, geometry=False)
 
     for name, func, help_ in (
         ("validation", cmd_validation, "Run the estimator-validation grid (distributions with known MI)."),

@@ -1,8 +1,11 @@
 """Collect a network study's per-seed tables into the study's tables.
 
-``mi/seed<s>.csv`` -> ``mi.csv`` (and ``mi.nc``, the same table as an xarray Dataset with dims
-(estimator, seed, layer, epoch)), ``metrics/seed<s>.csv`` -> ``metrics.csv``. Every file is
-written atomically (:mod:`infoplane.atomic`) with a provenance sidecar beside each CSV.
+``mi/<group>.csv`` -> ``mi.csv`` (and ``mi.nc``, the same table as an xarray Dataset with dims
+(estimator, seed, layer, epoch, split); and ``summary.csv``, its
+:func:`infoplane.summary.mi_summary`), ``metrics/<group>.csv`` -> ``metrics.csv``,
+``geometry/<group>.csv`` -> ``geometry.csv``, ``sgd/<group>.csv`` -> ``sgd.csv``
+(:data:`infoplane.tables.SGD_COLUMNS`). Every file is written atomically
+(:mod:`infoplane.atomic`) with a provenance sidecar beside each CSV.
 
 A sweep study (config key ``sweep``) collects each condition as above under
 ``<study>/<condition>/`` and then stacks the conditions with :func:`collect_sweep`: the study's
@@ -20,9 +23,11 @@ import pandas as pd
 from infoplane.atomic import write_atomic
 from infoplane.estimation import (
     collect_tables,
+    tidy_geometry,
     to_dataset,
 )
-from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, sweep_columns
+from infoplane.summary import mi_summary
+from infoplane.tables import GEOMETRY_COLUMNS, METRIC_COLUMNS, MI_COLUMNS, SGD_COLUMNS, sweep_columns
 
 PathLike = str | Path
 
@@ -59,6 +64,49 @@ def collect_metrics(paths: Sequence[PathLike]) -> pd.DataFrame:
     return metrics.sort_values(["seed", "epoch"], kind="stable").reset_index(drop=True)
 
 
+def collect_geometry(paths: Sequence[PathLike]) -> pd.DataFrame:
+    """Concatenate geometry tables (:data:`infoplane.tables.GEOMETRY_COLUMNS`), sorted by
+    (seed, layer_index, epoch, split).
+
+    Raises
+    ------
+    ValueError
+        If no path is given or a table lacks a column (the message names the file).
+    """
+    if not paths:
+        raise ValueError("no geometry tables given")
+    frames = []
+    for p in paths:
+        df = pd.read_csv(p, dtype={"layer": str, "split": str})
+        missing = [c for c in GEOMETRY_COLUMNS if c not in df.columns]
+        if missing:
+            raise ValueError(f"{p}: not a geometry table; missing column(s) {missing}")
+        frames.append(df)
+    return tidy_geometry(pd.concat(frames, ignore_index=True))
+
+
+def collect_sgd(paths: Sequence[PathLike]) -> pd.DataFrame:
+    """Concatenate SGD-diagnostics tables (:data:`infoplane.tables.SGD_COLUMNS`), sorted by
+    (seed, layer_index, epoch).
+
+    Raises
+    ------
+    ValueError
+        If no path is given or a table lacks a column (the message names the file).
+    """
+    if not paths:
+        raise ValueError("no SGD-diagnostics tables given")
+    frames = []
+    for p in paths:
+        df = pd.read_csv(p, dtype={"layer": str})
+        missing = [c for c in SGD_COLUMNS if c not in df.columns]
+        if missing:
+            raise ValueError(f"{p}: not an SGD-diagnostics table; missing column(s) {missing}")
+        frames.append(df[list(SGD_COLUMNS)])
+    sgd = pd.concat(frames, ignore_index=True)
+    return sgd.sort_values(["seed", "layer_index", "epoch"], kind="stable").reset_index(drop=True)
+
+
 def collect_study(
     mi_paths: Sequence[PathLike],
     out_csv: PathLike,
@@ -66,8 +114,14 @@ def collect_study(
     attrs: Mapping[str, Any],
     metrics_paths: Sequence[PathLike] = (),
     out_metrics: PathLike | None = None,
+    *,
+    out_summary: PathLike | None = None,
+    geometry_paths: Sequence[PathLike] = (),
+    out_geometry: PathLike | None = None,
+    sgd_paths: Sequence[PathLike] = (),
+    out_sgd: PathLike | None = None,
 ) -> list[Path]:
-    """Merge per-seed MI tables (and metrics tables) into the study's tables.
+    """Merge per-seed MI tables (and metrics and SGD-diagnostics tables) into the study's tables.
 
     Parameters
     ----------
@@ -82,20 +136,43 @@ def collect_study(
         Per-seed loss/accuracy tables; merged into ``out_metrics`` when given.
     out_metrics : path, optional
         Required when ``metrics_paths`` is not empty.
+    out_summary : path, optional
+        Where to write the MI table's summary (:func:`infoplane.summary.mi_summary`, bits).
+    geometry_paths : sequence of path
+        Per-group geometry tables (:data:`infoplane.tables.GEOMETRY_COLUMNS`); merged into
+        ``out_geometry`` when given.
+    out_geometry : path, optional
+        Required when ``geometry_paths`` is not empty.
+    sgd_paths : sequence of path
+        Per-group SGD-diagnostics tables (:data:`infoplane.tables.SGD_COLUMNS`); merged into
+        ``out_sgd`` (:func:`collect_sgd`) when given.
+    out_sgd : path, optional
+        Required when ``sgd_paths`` is not empty.
 
     Returns
     -------
     list of Path
-        The files written: ``out_csv``, ``out_nc`` and, with metrics, ``out_metrics``.
+        The files written: ``out_csv``, ``out_nc`` and, when given, ``out_metrics``,
+        ``out_summary``, ``out_geometry`` and ``out_sgd``.
     """
     if metrics_paths and out_metrics is None:
         raise ValueError("metrics tables were given but no output path for them (out_metrics)")
+    if geometry_paths and out_geometry is None:
+        raise ValueError("geometry tables were given but no output path for them (out_geometry)")
+    if sgd_paths and out_sgd is None:
+        raise ValueError("SGD-diagnostics tables were given but no output path for them (out_sgd)")
     df = collect_tables(list(mi_paths))
     written = [write_table(df, out_csv, attrs)]
     ds = to_dataset(df, {k: str(v) for k, v in attrs.items()})
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
     if metrics_paths and out_metrics is not None:
         written.append(write_table(collect_metrics(metrics_paths), out_metrics, attrs))
+    if out_summary is not None:
+        written.append(write_table(mi_summary(df), out_summary, attrs))
+    if geometry_paths and out_geometry is not None:
+        written.append(write_table(collect_geometry(geometry_paths), out_geometry, attrs))
+    if sgd_paths and out_sgd is not None:
+        written.append(write_table(collect_sgd(sgd_paths), out_sgd, attrs))
     return written
 
 
@@ -141,9 +218,32 @@ def sweep_tables(
     return mi_df[[*columns, *[c for c in mi_df.columns if c not in columns]]], met_df
 
 
+def sweep_geometry(cfg: Mapping[str, Any], conditions: Sequence[str],
+                   geometry_paths: Sequence[PathLike]) -> pd.DataFrame:
+    """Stack a sweep's per-condition geometry tables (one path per condition, in order): the
+    sweep columns then :data:`~infoplane.tables.GEOMETRY_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        If a condition is not one of the config's sweep, or the lists differ in length.
+    """
+    from infoplane.config import sweep_conditions
+
+    known = sweep_conditions(cfg)
+    if len(conditions) != len(geometry_paths):
+        raise ValueError(f"{len(conditions)} conditions but {len(geometry_paths)} geometry tables")
+    unknown = [c for c in conditions if c not in known]
+    if unknown:
+        raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
+    parts = [_with_condition(collect_geometry([p]), c, known[c]) for c, p in zip(conditions, geometry_paths,
+                                                                                    strict=True)]
+    return pd.concat(parts, ignore_index=True)
+
+
 def sweep_dataset(mi: pd.DataFrame, attrs: Mapping[str, Any]):
     """A sweep's MI table as an xarray Dataset with dims (condition, estimator, seed, layer,
-    epoch); MI in bits, each swept key a coordinate along ``condition`` (NaN where a condition
+    epoch, split); MI in bits, each swept key a coordinate along ``condition`` (NaN where a condition
     lacks an estimator)."""
     import xarray as xr
 
@@ -169,12 +269,59 @@ def collect_sweep(
     out_nc: PathLike,
     out_metrics: PathLike,
     attrs: Mapping[str, Any],
+    *,
+    out_summary: PathLike | None = None,
+    geometry_paths: Sequence[PathLike] = (),
+    out_geometry: PathLike | None = None,
+    sgd_paths: Sequence[PathLike] = (),
+    out_sgd: PathLike | None = None,
 ) -> list[Path]:
     """Write a sweep study's ``mi.csv``, ``mi.nc`` and ``metrics.csv`` from its conditions'
-    tables (see :func:`sweep_tables`, :func:`sweep_dataset`); returns the written paths."""
+    tables (see :func:`sweep_tables`, :func:`sweep_dataset`), when ``out_summary`` is given the
+    summary of every condition (:func:`infoplane.summary.mi_summary`, the sweep columns in
+    front), with ``geometry_paths`` (one per condition) ``out_geometry`` (see
+    :func:`sweep_geometry`), and with ``sgd_paths`` (one per condition in ``conditions`` order)
+    ``out_sgd``: the SGD diagnostics with the sweep columns in front, as the metrics; returns
+    the written paths."""
+    if geometry_paths and out_geometry is None:
+        raise ValueError("geometry tables were given but no output path for them (out_geometry)")
     mi, metrics = sweep_tables(cfg, conditions, mi_paths, metrics_paths)
+    geometry = sweep_geometry(cfg, conditions, geometry_paths) if geometry_paths else None
     written = [write_table(mi, out_csv, attrs)]
     ds = sweep_dataset(mi, attrs)
     written.append(write_atomic(out_nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")))
     written.append(write_table(metrics, out_metrics, attrs))
+    if out_summary is not None:
+        written.append(write_table(mi_summary(mi), out_summary, attrs))
+    if geometry is not None and out_geometry is not None:
+        written.append(write_table(geometry, out_geometry, attrs))
+    if sgd_paths:
+        written.append(write_table(sweep_sgd(cfg, conditions, sgd_paths), _required(out_sgd, "out_sgd"), attrs))
     return written
+
+
+def _required(path: PathLike | None, name: str) -> PathLike:
+    if path is None:
+        raise ValueError(f"SGD-diagnostics tables were given but no output path for them ({name})")
+    return path
+
+
+def sweep_sgd(cfg: Mapping[str, Any], conditions: Sequence[str], sgd_paths: Sequence[PathLike]) -> pd.DataFrame:
+    """Stack a sweep's per-condition SGD-diagnostics tables (one path per condition): the sweep
+    columns (:func:`infoplane.tables.sweep_columns`) then :data:`~infoplane.tables.SGD_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        If a condition is not one of the config's sweep, or the lists differ in length.
+    """
+    from infoplane.config import sweep_conditions
+
+    known = sweep_conditions(cfg)
+    if len(conditions) != len(sgd_paths):
+        raise ValueError(f"{len(conditions)} conditions but {len(sgd_paths)} SGD-diagnostics tables")
+    unknown = [c for c in conditions if c not in known]
+    if unknown:
+        raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
+    parts = [_with_condition(collect_sgd([p]), c, known[c]) for c, p in zip(conditions, sgd_paths, strict=True)]
+    return pd.concat(parts, ignore_index=True)

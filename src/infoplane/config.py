@@ -43,19 +43,22 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     # reruns them (the numbers do not change, tests/test_cluster.py)
     "estimate": ("study", *ESTIMATION_SECTIONS, "dask"),
     "collect": ("study", "seeds", *ESTIMATION_SECTIONS),
-    "figures": ("study", "estimators", "figures"),
+    # the figures draw one split of analysis.split (see _STAGE_KEYS)
+    "figures": ("study", "estimators", "figures", "analysis"),
     "validation": ("study", "validation", "dask"),
     "synthetic": ("study", "synthetic", "dask"),
     "synthetic_autoencoder": ("study", "synthetic"),
-    "sweep": ("study", "sweep"),
+    "sweep": ("study", "sweep", "analysis"),
 }
 #: Stages that read only some keys of a section: the rest is left out of their config and hash
 #: (the synthetic study's independent autoencoders do not depend on its estimators, compressions
-#: or PCA size, so changing those refits none of them).
+#: or PCA size, so changing those refits none of them; the figures read only which split to draw).
 _STAGE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "synthetic_autoencoder": {
         "synthetic": ("images", "seeds", "true_mi_nats", "n", "image_size", "rectangle_min_pixels", "ae"),
     },
+    "figures": {"analysis": ("split",)},
+    "sweep": {"analysis": ("split",)},
 }
 #: Sections a study may leave out (no schema default): a stage config holds them only when set.
 _OPTIONAL_SECTIONS: tuple[str, ...] = ("dask",)
@@ -188,6 +191,24 @@ def _check_sample_id_estimators(cfg: dict[str, Any]) -> None:
             )
 
 
+def _check_splits(cfg: dict[str, Any]) -> None:
+    """Every split of ``analysis.split`` has samples when that follows from the config: no
+    ``train`` when the stores hold only held-out samples (``record.samples: eval``), no ``test``
+    when every sample trains (``dataset.train_fraction: 1``). Other empty splits are found when
+    the stores are read (infoplane.estimation.check_splits)."""
+    splits = cfg.get("analysis", {}).get("split", ["all"])
+    if "train" in splits and cfg.get("record", {}).get("samples") == "eval":
+        raise ConfigError(
+            "analysis.split: 'train' has no samples when record.samples is 'eval' (the stores then hold "
+            "only the held-out samples); remove 'train' from analysis.split or set record.samples: all"
+        )
+    if "test" in splits and float(cfg.get("dataset", {}).get("train_fraction", 0.8)) >= 1:
+        raise ConfigError(
+            "analysis.split: 'test' has no samples when dataset.train_fraction is 1 (every sample "
+            "trains); remove 'test' from analysis.split or lower dataset.train_fraction"
+        )
+
+
 def _check_study_sections(cfg: dict[str, Any]) -> None:
     """A whole study: all network sections or none, and something to run."""
     present = [s for s in _NETWORK_SECTIONS if s in cfg]
@@ -217,6 +238,8 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
         _check_estimators(cfg["estimators"], "estimators")
     if "estimators" in cfg and "dataset" in cfg:
         _check_sample_id_estimators(cfg)
+    if "analysis" in cfg:
+        _check_splits(cfg)
     if "validation" in cfg:
         _check_estimators(cfg["validation"]["estimators"], "validation.estimators")
     if "synthetic" in cfg:

@@ -9,8 +9,16 @@ Layout (see CONTRACT / docs):
 * sample variables ``label``, ``sample_id`` (index into the full dataset), ``is_train``,
   ``inputs`` (sample, input_unit) float32 flattened inputs;
 * epoch variables ``train_loss``, ``train_acc``, ``eval_loss``, ``eval_acc`` float64;
-* attrs: study, seed, config_hash, dataset, layers, discrete_inputs, n_classes, versions,
-  status ("ok" | "diverged"), reason, and ``complete`` (True, written last).
+* SGD diagnostics (stores written by training; Shwartz-Ziv & Tishby 2017, figure 4):
+  ``grad_mean``, ``grad_std``, ``weight_norm`` (epoch, weight_layer) float64, one column per
+  layer with weights in the order of attrs ``weight_layers`` (MLP ``"1".."K", "logits"``; conv
+  ``"1".."5"``): at each recorded epoch e, the Frobenius norm of the mean and of the elementwise
+  (population) standard deviation of that layer's weight gradient over the mini-batches of
+  training epoch e, and ||W|| after it (see :mod:`infoplane.training`; the gradients are NaN at
+  epoch 0, which no training epoch precedes);
+* attrs: study, seed, config_hash, dataset, layers, weight_layers, discrete_inputs, n_classes,
+  additive_noise, versions, status ("ok" | "diverged"), reason, and ``complete`` (True, written
+  last).
 
 Writing happens in three steps: :func:`create_store` writes the sample variables and the
 metadata of the full (epoch x ...) arrays, :func:`write_epoch` fills one epoch with a region
@@ -24,7 +32,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +40,14 @@ import numpy as np
 import xarray as xr
 
 EPOCH_VARS: tuple[str, ...] = ("train_loss", "train_acc", "eval_loss", "eval_acc")
+#: The SGD diagnostics, (epoch, weight_layer) float64 each (see the module docstring).
+SGD_VARS: tuple[str, ...] = ("grad_mean", "grad_std", "weight_norm")
 ACT_PREFIX = "act_"
 _ZSTD_LEVEL = 3
 
 __all__ = [
     "EPOCH_VARS",
+    "SGD_VARS",
     "StoreReader",
     "check_store",
     "create_store",
@@ -64,6 +75,7 @@ def create_store(
     is_train: np.ndarray,
     inputs: np.ndarray,
     attrs: Mapping[str, Any],
+    weight_layers: Sequence[str] = (),
 ) -> None:
     """Create (overwrite) a store with every variable; activations and metrics start as NaN.
 
@@ -77,6 +89,8 @@ def create_store(
     inputs : array (n_sample, ...) - flattened to (n_sample, n_input_units) float32.
     attrs : provenance attributes; ``layers``, ``status``, ``reason`` are added here, ``complete``
         only by :func:`finalize_store`.
+    weight_layers : names of the layers with weights; when given, the :data:`SGD_VARS`
+        (epoch, weight_layer) are created and attrs ``weight_layers`` lists the names.
     """
     import dask.array as da
 
@@ -102,6 +116,10 @@ def create_store(
     for var in EPOCH_VARS:
         data_vars[var] = (("epoch",), da.full((n_epoch,), np.nan, dtype=np.float64, chunks=(1,)))
         encoding[var] = {"chunks": (1,)}
+    for var in SGD_VARS if weight_layers else ():
+        shape = (n_epoch, len(weight_layers))
+        data_vars[var] = (("epoch", "weight_layer"), da.full(shape, np.nan, dtype=np.float64, chunks=(1, shape[1])))
+        encoding[var] = {"chunks": (1, shape[1])}
     flat = np.asarray(inputs, dtype=np.float32).reshape(n_sample, -1)
     data_vars["label"] = (("sample",), np.asarray(label, dtype=np.int64))
     data_vars["sample_id"] = (("sample",), np.asarray(sample_id, dtype=np.int64))
@@ -111,6 +129,8 @@ def create_store(
     all_attrs = dict(attrs)
     all_attrs.pop("complete", None)
     all_attrs["layers"] = list(layers)
+    if weight_layers:
+        all_attrs["weight_layers"] = [str(w) for w in weight_layers]
     all_attrs.setdefault("status", "running")
     all_attrs.setdefault("reason", "")
     ds = xr.Dataset(
@@ -154,7 +174,8 @@ def write_epochs(
     Parameters
     ----------
     activations : layer name -> array (k, n_sample, n_units)
-    metrics : some of the four :data:`EPOCH_VARS` -> array (k,) (missing ones stay NaN)
+    metrics : some of the four :data:`EPOCH_VARS` -> array (k,), and of the :data:`SGD_VARS`
+        -> array (k, n_weight_layers) (missing ones stay NaN)
     """
     import zarr
 
@@ -168,7 +189,7 @@ def write_epochs(
     for name, arr in activations.items():
         arr = np.asarray(arr, dtype=np.float32)
         array(ACT_PREFIX + name)[start : start + arr.shape[0]] = arr
-    for var in EPOCH_VARS:
+    for var in (*EPOCH_VARS, *SGD_VARS):
         if var in metrics:
             vals = np.asarray(metrics[var], dtype=np.float64)
             array(var)[start : start + vals.shape[0]] = vals

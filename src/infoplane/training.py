@@ -2,9 +2,39 @@
 activation stores and metrics.
 
 One call of :func:`train_group` trains the networks of several seeds of a study together and
-leaves, per seed, an activation store (:mod:`infoplane.store`, moved into place at the end) and
+leaves, per seed, an activation store (:mod:`infoplane.store`, moved into place at the end),
 one metrics CSV with :data:`infoplane.tables.METRIC_COLUMNS` for all of them (sorted by seed,
-epoch; epoch 0 = the initialisation). :func:`train_run` is the group of one.
+epoch; epoch 0 = the initialisation) and, when asked, one SGD-diagnostics CSV
+(:data:`infoplane.tables.SGD_COLUMNS`). :func:`train_run` is the group of one.
+
+Noise. ``model.noise`` (relative, Butakov et al. 2024) acts before every linear/conv layer;
+``model.additive_noise`` = beta adds N(0, beta^2 I) after every hidden layer's activation (the
+noisy network of Goldfeld et al., ICML 2019). Both are on in training and in the evaluation pass
+(the metrics). The RECORDED activations of a network with additive noise are the noiseless
+outputs of each hidden layer: the recording pass runs with the additive noise off (everywhere,
+so no earlier layer's additive noise reaches a later layer either); an estimator models the noisy
+representation as T = recorded + N(0, beta^2 I) (stores carry ``attrs["additive_noise"]`` = beta).
+The relative noise stays on in the recording pass, with its own draws.
+
+Weight decay. ``training.weight_decay`` = lambda adds (lambda / 2) * sum ||W||_F^2 over every
+weight matrix/kernel except the output layer's (no biases) to the training loss, i.e. lambda * W
+to those gradients, for Adam and SGD alike (coupled L2, as ``torch.optim.Adam(weight_decay=...)``):
+the penalty of Chelombiev et al. (ICLR 2019), authors' code ivansche/adaptive_estimators,
+``idnns/networks/model.py``: ``penalty * sum(tf.nn.l2_loss(W))`` over the hidden layers' weights,
+``tf.nn.l2_loss(W) = sum(W**2) / 2``, default ``-penalty 0.015``. The recorded losses are the
+cross-entropy alone.
+
+SGD diagnostics (Shwartz-Ziv & Tishby 2017, figure 4; computed as the logger of artemyk/ibsgd,
+``loggingreporter.py``, does). For every training epoch e that is a recorded epoch, per seed and
+per layer with weights: the weight gradient of the training loss (with the weight-decay term) of
+every mini-batch of epoch e, each at the weights the optimiser holds when that mini-batch is
+drawn, i.e. the very gradients of the training steps (ibsgd takes them at the same weights during
+the training epoch, on its own shuffle of the training set: the same distribution; ours need no
+extra pass and no extra random draws). Over the mini-batches (each counted once, the smaller
+last one too): ``grad_mean`` = ||mean||_F, ``grad_std`` = ||elementwise population std||_F
+(numpy's ddof=0, as ibsgd), and ``weight_norm`` = ||W||_F after the epoch; float64 (Welford's
+update). Epoch 0 (no training epoch before it) has NaN gradients and the initial weight norm.
+Both engines compute them.
 
 Engines. MLPs (every activation, with or without noise) are trained as ONE batched model
 (:class:`infoplane.models.batched.BatchedMLP`: stacked weights, a hand-written forward/backward
@@ -54,7 +84,7 @@ from infoplane.models.batched import (
     aligned,
     aligned_empty,
 )
-from infoplane.tables import METRIC_COLUMNS
+from infoplane.tables import METRIC_COLUMNS, SGD_COLUMNS
 
 CHECKPOINT = "checkpoint.pt"
 #: Recorded activations held in memory before they are handed to the store writer (bytes).
@@ -230,6 +260,7 @@ class _Setup:
     idx_train: torch.Tensor
     idx_eval: torch.Tensor
     noisy: bool
+    sgd_csv: Path | None = None
 
     def partial(self, seed: int) -> Path:
         return self.workdir / f"seed{seed}.partial.zarr"
@@ -240,7 +271,12 @@ class _Setup:
 
 
 def _setup(
-    cfg: dict[str, Any], seeds: Sequence[int], stores: dict[int, Path], metrics_csv: Path, workdir: Path
+    cfg: dict[str, Any],
+    seeds: Sequence[int],
+    stores: dict[int, Path],
+    metrics_csv: Path,
+    workdir: Path,
+    sgd_csv: Path | None = None,
 ) -> _Setup:
     from infoplane.config import config_hash
 
@@ -264,8 +300,50 @@ def _setup(
         rec_index={int(e): i for i, e in enumerate(rec)},
         rec_ids=np.arange(data.n, dtype=np.int64) if samples == "all" else idx_eval,
         is_train=is_train, idx_train=torch.from_numpy(idx_train), idx_eval=torch.from_numpy(idx_eval),
-        noisy=float(cfg["model"]["noise"]) > 0,
+        noisy=float(cfg["model"]["noise"]) > 0 or _additive_noise(cfg) > 0,
+        sgd_csv=sgd_csv,
     )
+
+
+def _additive_noise(cfg: dict[str, Any]) -> float:
+    """``model.additive_noise`` (beta; 0 when a library caller's config lacks it)."""
+    return float(cfg["model"].get("additive_noise", 0.0))
+
+
+def _weight_decay(cfg: dict[str, Any]) -> float:
+    """``training.weight_decay`` (lambda; 0 when a library caller's config lacks it)."""
+    return float(cfg["training"].get("weight_decay", 0.0))
+
+
+class _Welford:
+    """Running mean and sum of squared deviations of equally shaped float64 tensors (Welford's
+    update: no cancellation when the spread is tiny against the mean)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.to(torch.float64)
+        self.count += 1
+        if self.mean is None or self.m2 is None:
+            self.mean, self.m2 = x.clone(), torch.zeros_like(x)
+            return
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+
+    def std(self) -> torch.Tensor:
+        """Elementwise population standard deviation (ddof 0)."""
+        assert self.m2 is not None
+        return torch.sqrt(self.m2 / self.count)
+
+
+def _norm(t: torch.Tensor) -> float:
+    """Frobenius norm in float64 (numpy on one seed's block: the same order alone or in a group)."""
+    a = t.detach().to("cpu", torch.float64).numpy()
+    return float(np.sqrt(np.sum(a * a)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,6 +363,8 @@ class _Engine:
         ]
         self.layer_names = list(self.nets[0].layer_names)
         self.layer_sizes = self.nets[0].layer_sizes()
+        self.weight_layer_names = list(self.nets[0].weight_layers())
+        self.tracked = False  # whether the last train_epoch collected the gradient statistics
         self.g_shuffle = [_generator(s, "shuffle") for s in setup.seeds]
         self.g_noise = [_generator(s, "noise") for s in setup.seeds] if setup.noisy else None
         dev = setup.device
@@ -311,7 +391,13 @@ class _Engine:
             g.set_state(st)
 
     # overridden
-    def train_epoch(self, active: list[bool]) -> None:
+    def train_epoch(self, active: list[bool], track: bool = False) -> None:
+        """One epoch of every active seed; with ``track`` collect the SGD diagnostics."""
+        raise NotImplementedError
+
+    def sgd_stats(self) -> np.ndarray:
+        """(S, 3, n_weight_layers) float64: grad_mean, grad_std (NaN unless the last epoch was
+        tracked) and weight_norm, in ``weight_layer_names`` order; resets the tracking."""
         raise NotImplementedError
 
     def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
@@ -331,12 +417,14 @@ class _BatchedEngine(_Engine):
     def __init__(self, setup: _Setup) -> None:
         super().__init__(setup)
         mcfg, tcfg = setup.cfg["model"], setup.cfg["training"]
-        self.model = BatchedMLP(self.nets, mcfg["activation"], float(mcfg["noise"]), device=setup.device)
+        self.model = BatchedMLP(self.nets, mcfg["activation"], float(mcfg["noise"]), device=setup.device,
+                                additive_noise=_additive_noise(setup.cfg), weight_decay=_weight_decay(setup.cfg))
         self.nets = []  # the stacked copy is the model now
         lr = float(tcfg["lr"])
         m = self.model
         optimizer = BatchedAdam if tcfg["optimizer"] == "adam" else BatchedSGD
         self.optimizer = optimizer(m.params, m.grads, lr)
+        self.stats: _Welford | None = None
         n_seeds = len(setup.seeds)
         self.x_train = self.x_train.reshape(self.x_train.shape[0], -1)
         x_all = self.x_all.reshape(self.x_all.shape[0], -1)
@@ -347,14 +435,32 @@ class _BatchedEngine(_Engine):
             self.x_eval_stacked = aligned_empty(n_seeds, *x_all.shape, device=setup.device)
             self.x_eval_stacked.copy_(x_all.expand(n_seeds, *x_all.shape))
 
-    def train_epoch(self, active: list[bool]) -> None:
+    def train_epoch(self, active: list[bool], track: bool = False) -> None:
         n_train, bs = self.x_train.shape[0], self.setup.batch_size
         dev = self.setup.device
         perms = torch.stack([torch.randperm(n_train, generator=g) for g in self.g_shuffle]).to(dev)
+        self.stats = _Welford() if track else None
         for b in range(0, n_train, bs):
             sel = perms[:, b : b + bs]
             self.model.loss_and_grad(self.x_train[sel], self.y_train[sel], self.g_noise)
+            if self.stats is not None:
+                self.stats.add(self.model.grads)
             self.optimizer.step()
+        self.tracked = track
+
+    def sgd_stats(self) -> np.ndarray:
+        m = self.model
+        out = np.full((len(self.setup.seeds), 3, len(m.weights)), np.nan)
+        stats = self.stats if self.tracked else None
+        means = m.views(stats.mean)[0] if stats is not None and stats.mean is not None else None
+        stds = m.views(stats.std())[0] if stats is not None else None
+        for layer, w in enumerate(m.weights):
+            for s in range(out.shape[0]):
+                if means is not None and stds is not None:
+                    out[s, 0, layer], out[s, 1, layer] = _norm(means[layer][s]), _norm(stds[layer][s])
+                out[s, 2, layer] = _norm(w[s])
+        self.tracked, self.stats = False, None
+        return out
 
     def _eval_inputs(self, start: int, stop: int) -> torch.Tensor:
         if self.x_eval_stacked is not None:
@@ -363,11 +469,16 @@ class _BatchedEngine(_Engine):
         return aligned(chunk.expand(len(self.setup.seeds), *chunk.shape).contiguous())
 
     def _layers(
-        self, rows: int, gens: list[torch.Generator] | None, inputs: Callable[[int, int], torch.Tensor]
+        self,
+        rows: int,
+        gens: list[torch.Generator] | None,
+        inputs: Callable[[int, int], torch.Tensor],
+        additive: bool = True,
     ) -> dict[str, torch.Tensor]:
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, rows, _EVAL_BATCH):
-            for name, val in self.model.layers(inputs(start, min(rows, start + _EVAL_BATCH)), gens).items():
+            chunk = inputs(start, min(rows, start + _EVAL_BATCH))
+            for name, val in self.model.layers(chunk, gens, additive).items():
                 parts.setdefault(name, []).append(val)
         return {k: v[0] if len(v) == 1 else torch.cat(v, dim=1) for k, v in parts.items()}
 
@@ -382,14 +493,14 @@ class _BatchedEngine(_Engine):
         metrics = _split_metrics(loss, correct, self.idx_train, self.idx_eval)
         if not record:
             return metrics, None
-        if s.noisy:  # the recording pass draws its own noise
+        if s.noisy:  # the recording pass draws its own noise; no additive noise
             x_rec = self.x_rec.reshape(self.x_rec.shape[0], -1)
             n_seeds = len(s.seeds)
 
             def rec_inputs(a: int, b: int) -> torch.Tensor:
                 return aligned(x_rec[a:b].expand(n_seeds, b - a, x_rec.shape[1]).contiguous())
 
-            layers = self._layers(x_rec.shape[0], self.gens("record_noise", epoch), rec_inputs)
+            layers = self._layers(x_rec.shape[0], self.gens("record_noise", epoch), rec_inputs, additive=False)
         elif s.samples == "eval":
             rows = torch.from_numpy(s.rec_ids).to(s.device)
             layers = {k: v[:, rows] for k, v in layers.items()}
@@ -413,14 +524,20 @@ class _ModuleEngine(_Engine):
         self.nets = [net.to(setup.device) for net in self.nets]
         self.optimizers = [_make_optimizer(net, setup.cfg["training"]) for net in self.nets]
         self.loss_fn = F.nll_loss if self.nets[0].output_kind == "log_probs" else F.cross_entropy
+        self.weight_decay = _weight_decay(setup.cfg)
+        self.stats: list[list[_Welford]] = []
 
-    def train_epoch(self, active: list[bool]) -> None:
+    def train_epoch(self, active: list[bool], track: bool = False) -> None:
         n_train, bs = self.x_train.shape[0], self.setup.batch_size
+        n_layers = len(self.weight_layer_names)
+        self.stats = [[_Welford() for _ in range(n_layers)] for _ in self.nets] if track else []
         for i, (net, opt) in enumerate(zip(self.nets, self.optimizers, strict=False)):
             if not active[i]:
                 continue
             g_noise = self.g_noise[i] if self.g_noise is not None else None
             params = [p for group in opt.param_groups for p in group["params"]]
+            weights = [lay.weight for lay in net.weight_layers().values()]
+            decayed = weights[:-1] if self.weight_decay > 0 else []  # not the output layer, no biases
             net.train()
             perm = torch.randperm(n_train, generator=self.g_shuffle[i]).to(self.setup.device)
             for b in range(0, n_train, bs):
@@ -429,8 +546,26 @@ class _ModuleEngine(_Engine):
                 for p in params:  # = optimizer.zero_grad(set_to_none=True), without its overhead
                     p.grad = None
                 loss.backward()
+                for w in decayed:  # d/dW of (lambda / 2) ||W||^2, as Adam(weight_decay=lambda) adds it
+                    assert w.grad is not None
+                    w.grad.add_(w, alpha=self.weight_decay)
+                for acc, w in zip(self.stats[i] if track else [], weights, strict=False):
+                    assert w.grad is not None
+                    acc.add(w.grad)
                 opt.step()
             net.eval()
+        self.tracked = track
+
+    def sgd_stats(self) -> np.ndarray:
+        out = np.full((len(self.nets), 3, len(self.weight_layer_names)), np.nan)
+        for s, net in enumerate(self.nets):
+            for layer, lay in enumerate(net.weight_layers().values()):
+                acc = self.stats[s][layer] if self.tracked else None
+                if acc is not None and acc.mean is not None:
+                    out[s, 0, layer], out[s, 1, layer] = _norm(acc.mean), _norm(acc.std())
+                out[s, 2, layer] = _norm(lay.weight)
+        self.tracked, self.stats = False, []
+        return out
 
     def evaluate(self, epoch: int, record: bool) -> tuple[np.ndarray, list[dict[str, np.ndarray]] | None]:
         s = self.setup
@@ -448,7 +583,9 @@ class _ModuleEngine(_Engine):
             metrics.append(_split_metrics(loss[None], correct[None], self.idx_train, self.idx_eval)[0])
             if record:
                 rgen = _generator(seed, "record_noise", epoch) if s.noisy else None
-                acts.append({k: v.cpu().numpy() for k, v in net.forward_layers(self.x_rec, generator=rgen).items()})
+                with net.additive_noise_off():  # recorded: the noiseless layer outputs
+                    layers = net.forward_layers(self.x_rec, generator=rgen)
+                acts.append({k: v.cpu().numpy() for k, v in layers.items()})
         return np.array(metrics), (acts if record else None)
 
     def state_dict(self) -> dict[str, Any]:
@@ -510,7 +647,7 @@ class _State:
     epoch: int
     metrics: dict[int, list[list[float]]]
     status: dict[int, tuple[str, str]]  # seed -> (status, reason); "running" while training
-    pending: dict[int, list[tuple[int, dict[str, np.ndarray], np.ndarray]]] = field(default_factory=dict)
+    pending: dict[int, list[tuple[int, dict[str, np.ndarray], np.ndarray, np.ndarray]]] = field(default_factory=dict)
     pending_bytes: int = 0
     writes: _Writes = field(default_factory=lambda: _Writes())
 
@@ -533,6 +670,8 @@ def _store_attrs(setup: _Setup, seed: int) -> dict[str, Any]:
         record_samples=setup.samples,
         train_fraction=float(cfg["dataset"]["train_fraction"]),
         split_seed=int(cfg["dataset"]["split_seed"]),
+        additive_noise=_additive_noise(cfg),
+        weight_decay=_weight_decay(cfg),
         config=_json_sections(cfg),
     )
     return attrs
@@ -607,6 +746,7 @@ def _init_or_resume(setup: _Setup, engine: _Engine, writer: StoreWriter) -> _Sta
             is_train=setup.is_train[rec_ids],
             inputs=data.x[rec_ids],
             attrs=_store_attrs(setup, seed),
+            weight_layers=engine.weight_layer_names,
         )
     return _State(epoch=-1, metrics={s: [] for s in setup.seeds}, status={s: ("running", "") for s in setup.seeds})
 
@@ -615,8 +755,11 @@ def _init_or_resume(setup: _Setup, engine: _Engine, writer: StoreWriter) -> _Sta
 # per-epoch steps
 
 
-def _write_seed(writer: StoreWriter, path: Path, items: list[tuple[int, dict[str, np.ndarray], np.ndarray]]) -> None:
-    """Write one seed's buffered recorded epochs, each run of consecutive indices in one write."""
+def _write_seed(
+    writer: StoreWriter, path: Path, items: list[tuple[int, dict[str, np.ndarray], np.ndarray, np.ndarray]]
+) -> None:
+    """Write one seed's buffered recorded epochs (index, activations, metrics (4,), SGD
+    diagnostics (3, n_weight_layers)), each run of consecutive indices in one write."""
     start = 0
     while start < len(items):
         stop = start + 1
@@ -625,7 +768,10 @@ def _write_seed(writer: StoreWriter, path: Path, items: list[tuple[int, dict[str
         run = items[start:stop]
         acts = {name: np.stack([it[1][name] for it in run]) for name in run[0][1]}
         vals = np.stack([it[2] for it in run])
-        writer.write(path, run[0][0], acts, {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)})
+        sgd = np.stack([it[3] for it in run])  # (k, 3, n_weight_layers)
+        metrics = {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)}
+        metrics.update({v: sgd[:, j] for j, v in enumerate(act_store.SGD_VARS)})
+        writer.write(path, run[0][0], acts, metrics)
         start = stop
 
 
@@ -658,6 +804,7 @@ def _end_of_epoch(setup: _Setup, engine: _Engine, state: _State, writer: StoreWr
     epoch = state.epoch
     recorded = epoch in setup.rec_index
     metrics, acts = engine.evaluate(epoch, recorded)
+    sgd = engine.sgd_stats() if recorded else None
     has_eval = setup.idx_eval.numel() > 0
     for i, seed in enumerate(setup.seeds):
         if state.status[seed][0] != "running":
@@ -668,8 +815,8 @@ def _end_of_epoch(setup: _Setup, engine: _Engine, state: _State, writer: StoreWr
             state.status[seed] = ("diverged", f"non-finite loss at epoch {epoch}")
             log.info("seed %d: non-finite loss at epoch %d; stopping this seed", seed, epoch)
             continue
-        if recorded and acts is not None:
-            state.pending.setdefault(seed, []).append((setup.rec_index[epoch], acts[i], vals))
+        if recorded and acts is not None and sgd is not None:
+            state.pending.setdefault(seed, []).append((setup.rec_index[epoch], acts[i], vals, sgd[i]))
             state.pending_bytes += sum(a.nbytes for a in acts[i].values())
     if state.pending_bytes >= FLUSH_BYTES:
         _flush(setup, state, writer)
@@ -692,7 +839,30 @@ def _finish(setup: _Setup, state: _State, writer: StoreWriter) -> None:
         for epoch, *vals in state.metrics[seed]:
             lines.append(",".join([str(seed), str(int(epoch))] + [repr(float(v)) for v in vals]))
     write_text_atomic(setup.metrics_csv, "\n".join(lines) + "\n")
+    if setup.sgd_csv is not None:
+        _write_sgd_csv(setup, setup.sgd_csv, {s: int(state.metrics[s][-1][0]) for s in setup.seeds})
     setup.checkpoint.unlink(missing_ok=True)
+
+
+def _write_sgd_csv(setup: _Setup, path: Path, last_epoch: dict[int, int]) -> None:
+    """The SGD diagnostics of every seed (read back from its finished store) as one CSV with
+    :data:`~infoplane.tables.SGD_COLUMNS`, sorted by (seed, layer_index, epoch); a seed's rows
+    end at its last trained epoch; ``snr`` = grad_mean / grad_std (inf when grad_std is 0)."""
+    lines = [",".join(SGD_COLUMNS)]
+    for seed in sorted(setup.seeds):
+        reader = act_store.StoreReader(setup.stores[seed])
+        vals = {v: reader.variable(v) for v in act_store.SGD_VARS}  # (epoch, weight_layer)
+        names = [str(name) for name in reader.attrs["weight_layers"]]
+        for j, layer in enumerate(names):
+            for i, epoch in enumerate(setup.rec):
+                if epoch > last_epoch[seed]:
+                    break
+                mean, std, wnorm = (float(vals[v][i, j]) for v in act_store.SGD_VARS)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    snr = float(np.float64(mean) / np.float64(std))
+                row = [str(seed), layer, str(j), str(int(epoch))] + [repr(x) for x in (mean, std, snr, wnorm)]
+                lines.append(",".join(row))
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _progress_bar(setup: _Setup, start: int, progress: bool):
@@ -723,9 +893,10 @@ def _train(
     writer: StoreWriter | None = None,
     threads: int | None = None,
     batched: bool | None = None,
+    sgd_csv: Path | None = None,
 ) -> None:
     writer = writer or StoreWriter()
-    setup = _setup(cfg, seeds, stores, metrics_csv, workdir)
+    setup = _setup(cfg, seeds, stores, metrics_csv, workdir, Path(sgd_csv) if sgd_csv is not None else None)
     with _deterministic_torch(int(threads or cfg["training"]["threads"])):
         engine = _make_engine(setup, batched)
         state = _init_or_resume(setup, engine, writer)
@@ -753,7 +924,7 @@ def _epochs(
     t0, first = time.monotonic(), state.epoch
     try:
         while state.epoch < setup.epochs and any(state.active(setup.seeds)):
-            engine.train_epoch(state.active(setup.seeds))
+            engine.train_epoch(state.active(setup.seeds), track=(state.epoch + 1) in setup.rec_index)
             state.epoch += 1
             _end_of_epoch(setup, engine, state, writer)
             bar.update(1)
@@ -779,8 +950,10 @@ def train_group(
     on_epoch_end: Callable[[int], None] | None = None,
     writer: StoreWriter | None = None,
     threads: int | None = None,
+    sgd: str | Path | None = None,
 ) -> None:
-    """Train the networks of several seeds together; write one store per seed and one metrics CSV.
+    """Train the networks of several seeds together; write one store per seed, one metrics CSV
+    and (with ``sgd``) one SGD-diagnostics CSV.
 
     Parameters
     ----------
@@ -805,6 +978,10 @@ def train_group(
         Writes the stores (tests inject faults here).
     threads : int, optional
         torch intra-op threads; default ``training.threads``.
+    sgd : path, optional
+        CSV with :data:`~infoplane.tables.SGD_COLUMNS` (the SGD diagnostics of the module
+        docstring) for every seed, layer with weights and recorded epoch, sorted by (seed,
+        layer_index, epoch); written after the metrics CSV. The stores hold them either way.
 
     Notes
     -----
@@ -815,7 +992,7 @@ def train_group(
     outdir = Path(outdir)
     stores = {int(s): outdir / f"seed{int(s)}.zarr" for s in seeds}
     _train(cfg, seeds, stores, Path(metrics), Path(workdir), progress, on_epoch_end=on_epoch_end, writer=writer,
-           threads=threads)
+           threads=threads, sgd_csv=Path(sgd) if sgd is not None else None)
 
 
 def train_run(
@@ -829,6 +1006,7 @@ def train_run(
 ) -> None:
     """Train one seed (a group of one) into ``out_store`` and ``metrics_csv``.
 
-    ``options`` are :func:`train_group`'s keyword options (on_epoch_end, writer, threads).
+    ``options`` are :func:`train_group`'s keyword options (on_epoch_end, writer, threads) and
+    ``sgd_csv`` (:func:`train_group`'s ``sgd``).
     """
     _train(cfg, [int(seed)], {int(seed): Path(out_store)}, Path(metrics_csv), Path(workdir), progress, **options)

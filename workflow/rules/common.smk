@@ -165,8 +165,18 @@ def get_mi_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}mi/{{group}}.csv", group=SEED_GROUPS)
 
 
+def get_geometry_tables(wildcards):
+    return expand(
+        f"{RESULTS}/{wildcards.cond}geometry/{{group}}.csv", group=SEED_GROUPS
+    )
+
+
 def get_metric_tables(wildcards):
     return expand(f"{RESULTS}/{wildcards.cond}metrics/{{group}}.csv", group=SEED_GROUPS)
+
+
+def get_sgd_tables(wildcards):
+    return expand(f"{RESULTS}/{wildcards.cond}sgd/{{group}}.csv", group=SEED_GROUPS)
 
 
 def get_condition_tables(name):
@@ -183,6 +193,7 @@ def get_condition_names(wildcards):
 
 
 from infoplane.plots.names import (
+    COMPARISON_FIGURES,
     FIGURE_FORMATS,
     NETWORK_FIGURES,
     REPORT_CATEGORY,
@@ -215,14 +226,65 @@ def report_figures(figures, cond=""):
     ]
 
 
+def uses_clustering():
+    return is_network_study() and bool(config["analysis"].get("clustering", False))
+
+
+def comparison_figures(level):
+    """The COMPARISON_FIGURES a figure job draws, decided from the config: `condition` = the
+    figures rule (each condition's, or the study's without a sweep), `sweep` = the sweep's.
+    compression_grid and late_drop compare conditions and estimators: the sweep draws them for
+    all its conditions, a study without a sweep when it has them (the grid with more than one
+    estimator); clustering is drawn per condition when `analysis.clustering` is true."""
+    if not is_network_study():
+        return []
+    wanted = set()
+    if level == "sweep" or not SWEEP:
+        wanted.add("late_drop")
+        if SWEEP or len(config["estimators"]) > 1:
+            wanted.add("compression_grid")
+    if level == "condition" and uses_clustering():
+        wanted.add("clustering")
+    return [fig for fig in COMPARISON_FIGURES if fig in wanted]
+
+
+CONDITION_FIGURES = [*NETWORK_FIGURES, *comparison_figures("condition")]
+SWEEP_STUDY_FIGURES = [*SWEEP_FIGURES, *comparison_figures("sweep")]
+
+
+def get_comparison_arg(level):
+    """Params function: `--also <figures>` for the job's comparison figures ('' for none)."""
+
+    def arg(wildcards):
+        figures = comparison_figures(level)
+        return f"--also {' '.join(figures)}" if figures else ""
+
+    return arg
+
+
+def get_geometry_table(wildcards):
+    return [f"{RESULTS}/{wildcards.cond}geometry.csv"] if uses_clustering() else []
+
+
+def get_geometry_arg(wildcards, input):
+    return f"--geometry {input.geometry}" if input.geometry else ""
+
+
 def get_final_outputs():
     outputs = []
     if is_network_study():
-        outputs += [f"{RESULTS}/mi.csv", f"{RESULTS}/mi.nc", f"{RESULTS}/metrics.csv"]
+        outputs += [
+            f"{RESULTS}/mi.csv",
+            f"{RESULTS}/mi.nc",
+            f"{RESULTS}/metrics.csv",
+            f"{RESULTS}/summary.csv",
+            f"{RESULTS}/geometry.csv",
+            f"{RESULTS}/sgd.csv",
+        ]
         for cond in CONDITIONS:
-            outputs += figure_files(NETWORK_FIGURES, cond=cond)
+            outputs += figure_files(CONDITION_FIGURES, cond=cond)
         if SWEEP:
-            outputs += figure_files(SWEEP_FIGURES)
+            outputs += figure_files(SWEEP_STUDY_FIGURES)
     if "validation" in config:
         outputs += [
             f"{RESULTS}/validation.csv",

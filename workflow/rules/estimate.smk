@@ -1,4 +1,5 @@
-# Optional lossy compression (Butakov et al. 2024), MI estimation with Dask, and the MI table.
+# Optional lossy compression (Butakov et al. 2024), MI estimation with Dask, and the MI and
+# geometry tables.
 # Every job works on one seed group (see train.smk).
 
 
@@ -54,7 +55,8 @@ rule estimate:
         config=stage_input("estimate"),
         stores=get_estimation_dir,
     output:
-        f"{RESULTS}/{{cond}}mi/{{group}}.csv",
+        mi=f"{RESULTS}/{{cond}}mi/{{group}}.csv",
+        geometry=f"{RESULTS}/{{cond}}geometry/{{group}}.csv",
     log:
         f"{RESULTS}/{{cond}}logs/estimate/{{group}}.log",
     benchmark:
@@ -69,7 +71,7 @@ rule estimate:
         stores=get_estimation_stores,
     shell:
         "infoplane estimate --config {input.config} --stores {params.stores} "
-        "--workers {threads} --out {output} 2> {log}"
+        "--workers {threads} --out {output.mi} --out-geometry {output.geometry} 2> {log}"
 
 
 rule collect:
@@ -77,6 +79,8 @@ rule collect:
         config=stage_input("collect"),
         mi=get_mi_tables,
         metrics=get_metric_tables,
+        geometry=get_geometry_tables,
+        sgd=get_sgd_tables,
     output:
         csv=report(
             f"{RESULTS}/{{cond}}mi.csv",
@@ -85,6 +89,13 @@ rule collect:
         ),
         nc=f"{RESULTS}/{{cond}}mi.nc",
         metrics=f"{RESULTS}/{{cond}}metrics.csv",
+        summary=report(
+            f"{RESULTS}/{{cond}}summary.csv",
+            caption="../report/summary_table.rst",
+            category="Tables",
+        ),
+        geometry=f"{RESULTS}/{{cond}}geometry.csv",
+        sgd=f"{RESULTS}/{{cond}}sgd.csv",
     log:
         f"{RESULTS}/{{cond}}logs/collect/collect.log",
     localrule: True
@@ -92,4 +103,6 @@ rule collect:
         "../../environment.yml"
     shell:
         "infoplane collect --config {input.config} --mi {input.mi} --metrics {input.metrics} "
-        "--out-csv {output.csv} --out-nc {output.nc} --out-metrics {output.metrics} 2> {log}"
+        "--geometry {input.geometry} --sgd {input.sgd} --out-csv {output.csv} --out-nc {output.nc} "
+        "--out-metrics {output.metrics} --out-summary {output.summary} --out-geometry {output.geometry} "
+        "--out-sgd {output.sgd} 2> {log}"

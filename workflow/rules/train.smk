@@ -1,5 +1,6 @@
 # Train the networks of one seed group (training.seeds_per_job consecutive seeds, named after
-# them, e.g. seeds-0-1) and dump every layer's activations at the recorded epochs.
+# them, e.g. seeds-0-1) and dump every layer's activations at the recorded epochs, with the
+# per-epoch loss/accuracy table and the SGD diagnostics (gradient mean/std norms, weight norms).
 
 
 rule train:
@@ -8,6 +9,7 @@ rule train:
     output:
         stores=directory(f"{RESULTS}/{{cond}}activations/{{group}}"),
         metrics=f"{RESULTS}/{{cond}}metrics/{{group}}.csv",
+        sgd=f"{RESULTS}/{{cond}}sgd/{{group}}.csv",
     log:
         f"{RESULTS}/{{cond}}logs/train/{{group}}.log",
     benchmark:
@@ -25,5 +27,5 @@ rule train:
         workdir=f"{RESULTS}/{{cond}}work/{{group}}",
     shell:
         "infoplane train --config {input.config} --seeds {params.seeds} "
-        "--outdir {output.stores} --metrics {output.metrics} --workdir {params.workdir} "
+        "--outdir {output.stores} --metrics {output.metrics} --sgd {output.sgd} --workdir {params.workdir} "
         "2> {log}"

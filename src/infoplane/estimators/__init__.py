@@ -2,8 +2,9 @@
 
 Estimators (``available()``): ``binning``, ``adaptive_binning`` (plug-in histograms),
 ``kde`` (Kolchinsky-Tracey pairwise-distance bounds), ``ksg`` (Kraskov et al. k-NN),
-``kl`` (Kozachenko-Leonenko entropies), and ``mine`` / ``infonce`` (neural, in
-:mod:`infoplane.estimators.neural`).
+``kl`` (Kozachenko-Leonenko entropies), ``wkl`` (weighted Kozachenko-Leonenko), ``sp``
+(Goldfeld et al.'s sample-propagation estimate for a noisy layer), and ``mine`` / ``infonce``
+(neural, in :mod:`infoplane.estimators.neural`).
 
 >>> import numpy as np
 >>> from infoplane.estimators import mutual_information
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from infoplane.estimators import binning, kde, knn, wkl  # noqa: F401  (registers the estimators)
+from infoplane.estimators import binning, kde, knn, sp, wkl  # noqa: F401  (registers the estimators)
 from infoplane.estimators.base import Estimator, available, get_estimator, register
 from infoplane.estimators.knn import entropy_kl
 

@@ -573,7 +573,7 @@ class BinningEstimator(Estimator):
         _check_bins(self)
         r = self.params["range"]
         if isinstance(r, str):
-            if r not in ("auto", "run"):
+            if r not in ("auto", "run"):  # "run": resolved to (lo, hi) by the estimation stage
                 raise ValueError(f"binning: range must be (lo, hi), 'auto' or 'run'; got range={r!r}")
             return
         try:
@@ -604,8 +604,9 @@ class BinningEstimator(Estimator):
     def _check_resolved(self) -> None:
         if self.params["range"] == "run":
             raise ValueError(
-                "binning: range 'run' is resolved per layer by the estimation stage (the layer's min "
-                "and max over all recorded epochs); to estimate directly, pass range=(lo, hi)"
+                "binning: range 'run' must be resolved to (lo, hi) before estimating: the estimation "
+                "stage does it per layer (the layer's min and max over all recorded epochs); to "
+                "estimate directly, pass range=(lo, hi)"
             )
 
     def _codes(self, a: np.ndarray) -> tuple[np.ndarray, int]:

@@ -3,8 +3,9 @@
 ``build_model(model_cfg, input_shape, n_classes)`` returns a :class:`LayeredNet`:
 
 * ``kind: mlp`` - the IDNNs network of Shwartz-Ziv & Tishby (2017): hidden layers ``"1".."K"``
-  of ``widths`` with ``activation``, a linear output layer, and ``"softmax"`` (its probabilities).
-  ``forward`` returns logits.
+  of ``widths`` with ``activation`` (tanh, relu, sigmoid, leaky_relu, linear or softplus
+  ``log(1 + exp(z))``, torch's ``softplus`` with beta 1, threshold 20), a linear output layer, and
+  ``"softmax"`` (its probabilities). ``forward`` returns logits.
 * ``kind: conv`` - the MNIST network of Butakov et al. (2024) (authors' code VanessB/Information-v3):
   ``"1"`` conv 1->8 3x3, max-pool 2, LeakyReLU; ``"2"`` conv 8->16 3x3, LeakyReLU; ``"3"`` conv
   16->32 3x3, LeakyReLU; ``"4"`` flatten, linear ->32, LeakyReLU; ``"5"`` linear 32->n_classes (the
@@ -15,12 +16,20 @@
 
 With ``noise > 0`` a :class:`RelativeGaussianNoise` layer sits before every linear/conv layer
 (active in evaluation too), drawing from the generator passed to ``forward``/``forward_layers``.
+With ``additive_noise`` = beta > 0 an :class:`AdditiveGaussianNoise` layer adds N(0, beta^2 I) to
+the output of every hidden layer (after its activation; Goldfeld et al., ICML 2019), in training
+and evaluation, drawing after the relative noise of the same block; :meth:`LayeredNet.additive_noise_off`
+switches it off (the recording pass: recorded activations are the noiseless outputs).
+
+Every block holds exactly one linear/conv layer: :meth:`LayeredNet.weight_layers` lists them by
+block name (the SGD diagnostics and the weight decay use it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +37,7 @@ import torch
 from torch import nn
 
 from infoplane.models.batched import BatchedMLP
-from infoplane.models.noise import RelativeGaussianNoise
+from infoplane.models.noise import AdditiveGaussianNoise, RelativeGaussianNoise
 
 _ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -36,12 +45,22 @@ _ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "leaky_relu": nn.LeakyReLU,
     "linear": nn.Identity,
+    "softplus": nn.Softplus,
 }
 #: Implemented names (the config schema lists the same choices for config files).
 ACTIVATIONS = tuple(_ACTIVATION_MODULES)
 INITS = ("truncated_normal", "default")
 
-__all__ = ["ACTIVATIONS", "INITS", "KINDS", "BatchedMLP", "LayeredNet", "RelativeGaussianNoise", "build_model"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "KINDS",
+    "AdditiveGaussianNoise",
+    "BatchedMLP",
+    "LayeredNet",
+    "RelativeGaussianNoise",
+    "build_model",
+]
 
 
 def _activation(name: str) -> nn.Module:
@@ -57,7 +76,7 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         for op in self.ops:
-            x = op(x, generator) if isinstance(op, RelativeGaussianNoise) else op(x)
+            x = op(x, generator) if isinstance(op, (RelativeGaussianNoise, AdditiveGaussianNoise)) else op(x)
         return x
 
 
@@ -150,6 +169,27 @@ class LayeredNet(nn.Module):
                     parts[name].append(val)
         return {name: torch.cat(vals) if len(vals) != 1 else vals[0] for name, vals in parts.items()}
 
+    def weight_layers(self) -> dict[str, nn.Linear | nn.Conv2d]:
+        """The linear/conv layer of every block, by block name (MLP: ``"1".."K"``, ``"logits"``;
+        conv: ``"1".."5"``), in network order; the last one is the output layer."""
+        out: dict[str, nn.Linear | nn.Conv2d] = {}
+        for name, blk in zip(self.block_names, self.blocks, strict=True):
+            (layer,) = [m for m in blk.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+            out[name] = layer
+        return out
+
+    @contextlib.contextmanager
+    def additive_noise_off(self) -> Iterator[None]:
+        """Within the block, every :class:`AdditiveGaussianNoise` layer is the identity."""
+        layers = [m for m in self.modules() if isinstance(m, AdditiveGaussianNoise)]
+        for m in layers:
+            m.enabled = False
+        try:
+            yield
+        finally:
+            for m in layers:
+                m.enabled = True
+
     def layer_sizes(self) -> dict[str, int]:
         """Number of units of every recorded layer."""
         with torch.no_grad():
@@ -182,6 +222,11 @@ def _noise(sigma: float) -> list[nn.Module]:
     return [RelativeGaussianNoise(sigma)] if sigma > 0 else []
 
 
+def _additive(cfg: Mapping[str, Any]) -> list[nn.Module]:
+    beta = float(cfg.get("additive_noise", 0.0))
+    return [AdditiveGaussianNoise(beta)] if beta > 0 else []
+
+
 def _build_mlp(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: int, sigma: float) -> LayeredNet:
     activation = _choose("model.activation", cfg["activation"], ACTIVATIONS)
     blocks: list[tuple[str, nn.Module]] = []
@@ -189,6 +234,7 @@ def _build_mlp(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: 
     first = [nn.Flatten()] if len(input_shape) > 1 else []
     for i, w in enumerate(cfg["widths"]):
         ops = (first if i == 0 else []) + _noise(sigma) + [nn.Linear(d_in, int(w)), _activation(activation)]
+        ops += _additive(cfg)
         blocks.append((str(i + 1), _Block(ops)))
         d_in = int(w)
     ops = _noise(sigma) + [nn.Linear(d_in, n_classes)]
@@ -214,12 +260,12 @@ def _build_conv(cfg: Mapping[str, Any], input_shape: tuple[int, ...], n_classes:
                 f"{h}x{w}{hint}"
             )
     leaky = nn.LeakyReLU
-    b1 = _noise(sigma) + [nn.Conv2d(c, 8, 3)] + ([nn.MaxPool2d(2)] if pool else []) + [leaky()]
+    b1 = _noise(sigma) + [nn.Conv2d(c, 8, 3)] + ([nn.MaxPool2d(2)] if pool else []) + [leaky()] + _additive(cfg)
     blocks = [
         ("1", _Block(b1)),
-        ("2", _Block(_noise(sigma) + [nn.Conv2d(8, 16, 3), leaky()])),
-        ("3", _Block(_noise(sigma) + [nn.Conv2d(16, 32, 3), leaky()])),
-        ("4", _Block([nn.Flatten()] + _noise(sigma) + [nn.Linear(32 * h * w, 32), leaky()])),
+        ("2", _Block(_noise(sigma) + [nn.Conv2d(8, 16, 3), leaky()] + _additive(cfg))),
+        ("3", _Block(_noise(sigma) + [nn.Conv2d(16, 32, 3), leaky()] + _additive(cfg))),
+        ("4", _Block([nn.Flatten()] + _noise(sigma) + [nn.Linear(32 * h * w, 32), leaky()] + _additive(cfg))),
         ("5", _Block(_noise(sigma) + [nn.Linear(32, n_classes)])),
     ]
     return LayeredNet(blocks, "log_probs", input_shape, n_classes, record_last_block=True)
@@ -248,7 +294,8 @@ def build_model(
     Parameters
     ----------
     model_cfg : mapping
-        The ``model`` section with every key (kind, widths, activation, init, noise, pool) as the
+        The ``model`` section with every key (kind, widths, activation, init, noise, pool,
+        additive_noise; a missing additive_noise means 0) as the
         config schema defines and validates them (``infoplane.config.validate_config`` fills the
         defaults). Only what the schema cannot know is checked here: the names of the
         implementations (a ValueError for a library caller with a typo) and whether the input

@@ -27,6 +27,14 @@ with noise, Adam and SGD, batch sizes with a remainder).
 
 Shapes: S seeds, B samples, layer widths w_0 (inputs) .. w_L (classes). Weights are stored
 transposed, (S, w_{l-1}, w_l), so the forward pass is ``baddbmm(b, u, W)``.
+
+Per hidden layer l the forward pass is: u = a_in + noise * a_in * eps (relative noise, Butakov et
+al. 2024), z = u W + b, a = act(z), and a_in of the next layer = a + beta * xi (additive noise,
+Goldfeld et al. 2019; beta = ``additive_noise``), eps and xi ~ N(0, 1) drawn in that order from the
+seed's generator, as :class:`~infoplane.models.LayeredNet` draws them. The additive term has
+derivative 1, so the backward pass only needs the noiseless a. Weight decay (``weight_decay`` =
+lambda) adds lambda * W to the gradient of every hidden layer's weights (not the output layer's,
+not the biases): the gradient of (lambda / 2) sum_l ||W_l||_F^2, see :meth:`BatchedMLP.loss_and_grad`.
 """
 
 from __future__ import annotations
@@ -86,6 +94,8 @@ def _act_forward(name: str, z: torch.Tensor) -> torch.Tensor:
         torch.sigmoid(z, out=out)
     elif name == "leaky_relu":
         out.copy_(torch.nn.functional.leaky_relu(z))
+    elif name == "softplus":  # torch.nn.functional.softplus: beta 1, linear above z = 20
+        torch.ops.aten.softplus.out(z, 1.0, 20.0, out=out)
     else:  # linear
         out.copy_(z)
     return out
@@ -102,6 +112,8 @@ def _act_backward(name: str, da: torch.Tensor, z: torch.Tensor, a: torch.Tensor)
         torch.ops.aten.threshold_backward.grad_input(da, a, 0.0, grad_input=out)
     elif name == "sigmoid":
         torch.ops.aten.sigmoid_backward.grad_input(da, a, grad_input=out)
+    elif name == "softplus":  # d softplus(z) / dz = sigmoid(z) (1 above the threshold z = 20)
+        torch.ops.aten.softplus_backward.grad_input(da, z, 1.0, 20.0, grad_input=out)
     else:  # leaky_relu, torch's default slope
         torch.ops.aten.leaky_relu_backward.grad_input(da, z, 0.01, False, grad_input=out)
     return out
@@ -120,10 +132,19 @@ class BatchedMLP:
         64-byte boundary (P includes the padding, which stays 0).
     weights : list of (S, w_{l-1}, w_l) views of ``params``; ``biases``: (S, 1, w_l) views.
     layer_names : recorded layers, e.g. ``["1", ..., "K", "softmax"]``.
+    weight_layer_names : the layer of each weight matrix, ``["1", ..., "K", "logits"]``.
+    noise, additive_noise, weight_decay : float
+        Relative noise sigma, additive noise beta, L2 weight decay lambda (all >= 0).
     """
 
     def __init__(
-        self, nets: Sequence[nn.Module], activation: str, noise: float, device: torch.device | str = "cpu"
+        self,
+        nets: Sequence[nn.Module],
+        activation: str,
+        noise: float,
+        device: torch.device | str = "cpu",
+        additive_noise: float = 0.0,
+        weight_decay: float = 0.0,
     ) -> None:
         if not nets:
             raise ValueError("BatchedMLP needs at least one network")
@@ -132,9 +153,12 @@ class BatchedMLP:
         self.n_seeds = len(nets)
         self.activation = activation
         self.noise = float(noise)
+        self.additive_noise = float(additive_noise)
+        self.weight_decay = float(weight_decay)
         # LayeredNet.layer_names (a list of str; nn.Module's attribute typing says Tensor | Module)
         self.layer_names: list[str] = list(cast("Sequence[str]", nets[0].layer_names))
         self.n_classes = dims[-1][1]
+        self.weight_layer_names = [*self.layer_names[:-1], "logits"]
         offsets, p = [], 0
         for d_in, d_out in dims:
             offsets.append((p, p + _round_up(d_in * d_out)))
@@ -142,19 +166,22 @@ class BatchedMLP:
         self.device = torch.device(device)
         self.params = torch.zeros(self.n_seeds, p, device=self.device)
         self.grads = torch.zeros(self.n_seeds, p, device=self.device)
-
-        def views(buf: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-            w = [buf[:, ow : ow + i * o].view(-1, i, o) for (ow, _), (i, o) in zip(offsets, dims, strict=False)]
-            b = [buf[:, ob : ob + o].view(-1, 1, o) for (_, ob), (_, o) in zip(offsets, dims, strict=False)]
-            return w, b
-
-        self.weights, self.biases = views(self.params)
-        self.grad_weights, self.grad_biases = views(self.grads)
+        self._offsets, self._dims = offsets, dims
+        self.weights, self.biases = self.views(self.params)
+        self.grad_weights, self.grad_biases = self.views(self.grads)
         with torch.no_grad():
             for s, lins in enumerate(linears):
                 for layer, lin in enumerate(lins):
                     self.weights[layer][s].copy_(lin.weight.t())
                     self.biases[layer][s, 0].copy_(lin.bias)
+
+    def views(self, buf: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The weight (S, w_{l-1}, w_l) and bias (S, 1, w_l) views of a buffer laid out as
+        :attr:`params` ((S, P), any dtype)."""
+        pairs = list(zip(self._offsets, self._dims, strict=True))
+        w = [buf[:, ow : ow + i * o].view(-1, i, o) for (ow, _), (i, o) in pairs]
+        b = [buf[:, ob : ob + o].view(-1, 1, o) for (_, ob), (_, o) in pairs]
+        return w, b
 
     # ------------------------------------------------------------------------------ forward
 
@@ -173,19 +200,32 @@ class BatchedMLP:
         torch.addcmul(a, a, eps, value=self.noise, out=u)
         return u, eps
 
+    def _additive(self, a: torch.Tensor, gens: Sequence[torch.Generator] | None) -> torch.Tensor:
+        """a + additive_noise * xi with xi ~ N(0, 1) drawn per seed from its generator."""
+        if gens is None:
+            raise ValueError("a noisy network (model.additive_noise > 0) needs one torch.Generator per seed")
+        xi = aligned_empty(*a.shape, device=a.device)
+        for s, g in enumerate(gens):  # drawn on the CPU: the same numbers on every device
+            xi[s].copy_(torch.randn(a.shape[1:], generator=g))
+        out = aligned_empty(*a.shape, device=a.device)
+        torch.add(a, xi, alpha=self.additive_noise, out=out)
+        return out
+
     def _forward(
-        self, x: torch.Tensor, gens: Sequence[torch.Generator] | None
+        self, x: torch.Tensor, gens: Sequence[torch.Generator] | None, additive: bool = True
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
-        """Layer inputs u_l (after noise), pre-activations z_l, outputs a_l and noise eps_l.
+        """Layer inputs u_l (after noise), pre-activations z_l, outputs a_l (before the additive
+        noise; with ``additive`` False there is none) and relative noise eps_l.
 
         The last z (the logits) is computed transposed, (S, classes, n): softmax over a
         non-last dimension is about 4x faster than over a last dimension of 2 to 10 classes.
         """
         us, zs, acts, epss = [], [], [], []
         a = aligned(x)
+        a_in = a
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=False)):
-            u, eps = self._noisy(a, gens)
+            u, eps = self._noisy(a_in, gens)
             if layer == last:
                 z = aligned_empty(u.shape[0], w.shape[2], u.shape[1], device=u.device)
                 torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), u.transpose(1, 2), out=z)
@@ -194,13 +234,16 @@ class BatchedMLP:
                 z = aligned_empty(u.shape[0], u.shape[1], w.shape[2], device=u.device)
                 torch.baddbmm(b, u, w, out=z)
                 a = _act_forward(self.activation, z)
+                a_in = self._additive(a, gens) if additive and self.additive_noise > 0 else a
             us.append(u)
             zs.append(z)
             acts.append(a)
             epss.append(eps)
         return us, zs, acts, epss
 
-    def layers(self, x: torch.Tensor, gens: Sequence[torch.Generator] | None = None) -> dict[str, torch.Tensor]:
+    def layers(
+        self, x: torch.Tensor, gens: Sequence[torch.Generator] | None = None, additive: bool = True
+    ) -> dict[str, torch.Tensor]:
         """Every hidden layer and the logits, without gradients.
 
         Parameters
@@ -208,6 +251,10 @@ class BatchedMLP:
         x : float32 tensor (S, n, w_0)
             Flattened inputs of every seed (the same rows for every seed, or not).
         gens : one generator per seed; required when the network is noisy.
+        additive : bool
+            Whether the additive noise is on (it is in training and evaluation; the recording
+            pass turns it off). A hidden layer's output is returned before its own additive
+            noise either way (its input carries the earlier layers' noise when on).
 
         Returns
         -------
@@ -216,7 +263,7 @@ class BatchedMLP:
         is the recorded ``"softmax"`` layer).
         """
         with torch.no_grad():
-            _, zs, acts, _ = self._forward(x, gens)
+            _, zs, acts, _ = self._forward(x, gens, additive)
         out = {name: a for name, a in zip(self.layer_names[:-1], acts[:-1], strict=False)}
         out["logits"] = zs[-1].transpose(1, 2)
         return out
@@ -228,13 +275,18 @@ class BatchedMLP:
     ) -> torch.Tensor:
         """Mean cross-entropy per seed on one minibatch; fills :attr:`grads`.
 
+        With ``weight_decay`` = lambda > 0 the gradient is that of the cross-entropy plus
+        (lambda / 2) * sum over the hidden layers' weight matrices of ||W||_F^2 (the L2 penalty of
+        Chelombiev et al. 2019, ``tf.nn.l2_loss``; no output-layer weights, no biases): lambda * W
+        is added to those weights' gradients, as ``torch.optim.Adam(weight_decay=lambda)`` adds it.
+
         Parameters
         ----------
         x : float32 (S, B, w_0) inputs; y : int64 (S, B) labels.
 
         Returns
         -------
-        float32 tensor (S,): the loss of every seed (nats).
+        float32 tensor (S,): the cross-entropy of every seed (nats; without the penalty).
         """
         with torch.no_grad():
             us, zs, acts, epss = self._forward(x, gens)
@@ -246,8 +298,11 @@ class BatchedMLP:
             dz_t.scatter_add_(1, y1, torch.full(y1.shape, -1.0, device=dz_t.device))
             dz_t.div_(y.shape[1])
             dz = dz_t.transpose(1, 2)
-            for layer in range(len(self.weights) - 1, -1, -1):
+            last = len(self.weights) - 1
+            for layer in range(last, -1, -1):
                 torch.bmm(us[layer].transpose(1, 2), dz, out=self.grad_weights[layer])
+                if self.weight_decay > 0 and layer < last:
+                    self.grad_weights[layer].add_(self.weights[layer], alpha=self.weight_decay)
                 torch.sum(dz, dim=1, keepdim=True, out=self.grad_biases[layer])
                 if layer == 0:
                     break

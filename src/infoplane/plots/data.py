@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS
+from infoplane.tables import METRIC_COLUMNS, MI_COLUMNS, SPLITS
 
 #: A table given as a DataFrame or as the path of a CSV file.
 TableLike: TypeAlias = pd.DataFrame | str | Path
@@ -100,9 +100,41 @@ def load_mi(mi: TableLike) -> pd.DataFrame:
     """The MI table (:data:`infoplane.tables.MI_COLUMNS`, bits) with its columns checked and typed."""
     df = load_table(mi, MI_COLUMNS, "MI table", dtype={"layer": str})
     numeric(df, ["seed", "layer_index", "epoch", "I_XT", "I_TY", "I_XT_se", "I_TY_se"], "MI table")
-    as_text(df, ["layer", "estimator", "status"])
+    as_text(df, ["layer", "split", "estimator", "status"])
     df["reason"] = df["reason"].astype(object).where(df["reason"].notna(), "").astype(str)
     return df
+
+
+def figure_split(df: pd.DataFrame, configured: Sequence[str] | None = None) -> str:
+    """The split the figures draw from an MI table: ``all`` when the table has it, else the
+    first of ``configured`` (the config's ``analysis.split``, in its order) the table has, else
+    the table's first split in :data:`infoplane.tables.SPLITS` order."""
+    present = set(df["split"].astype(str))
+    order = ["all", *(configured or []), *SPLITS, *sorted(present)]
+    return next(s for s in order if s in present)
+
+
+def one_split(df: pd.DataFrame, split: str | None = None, *,
+              prefer: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """The rows of one split of a table with a ``split`` column (all/train/test), and the split.
+
+    ``split`` given: exactly that split. Else ``prefer`` when the table has it, else
+    :func:`figure_split`. A table without a ``split`` column is returned whole with None.
+
+    Raises
+    ------
+    ValueError
+        If the table has no row of ``split`` (the message lists the splits it has).
+    """
+    if "split" not in df.columns:
+        return df, None
+    if split is None:
+        present = set(df["split"].astype(str))
+        split = prefer if prefer in present else figure_split(df)
+    rows = df[df["split"].astype(str) == split]
+    if rows.empty:
+        raise ValueError(f"table has no rows of split {split!r}; it has {sorted(set(df['split'].astype(str)))}")
+    return rows, split
 
 
 def load_metrics(metrics: TableLike) -> pd.DataFrame:
@@ -148,8 +180,11 @@ def _excluded_seeds(df: pd.DataFrame) -> list[Any]:
     return bad_seeds
 
 
-def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
+def mean_over_seeds(mi: TableLike, split: str | None = None) -> tuple[pd.DataFrame, int]:
     """Average an MI table over the seeds whose runs are ok; never over diverged seeds.
+
+    Only the rows of one split are averaged: ``split``, by default :func:`figure_split` of the
+    table (``all`` when present); ``attrs["split"]`` of the result names it.
 
     A seed is excluded entirely when any of its rows has ``status != "ok"`` (its training
     diverged), so every (layer, epoch) point of the mean is over the same seeds. A
@@ -159,6 +194,8 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     ----------
     mi : DataFrame or path
         MI table with the columns in :data:`infoplane.tables.MI_COLUMNS` (bits).
+    split : str, optional
+        The split whose rows are averaged.
 
     Returns
     -------
@@ -177,9 +214,9 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     Raises
     ------
     ValueError
-        On a missing column, an empty table, or when no seed is ok.
+        On a missing column, an empty table, a split the table lacks, or when no seed is ok.
     """
-    df = load_mi(mi)
+    df, split = one_split(load_mi(mi), split)
     bad_seeds = _excluded_seeds(df)
     ok = df[~df["seed"].isin(bad_seeds)]
     keys = ["estimator", "layer", "layer_index", "epoch"]
@@ -200,6 +237,7 @@ def mean_over_seeds(mi: TableLike) -> tuple[pd.DataFrame, int]:
     if masked:
         warnings.warn(not_drawn_note(masked), UserWarning, stacklevel=2)
     out.attrs["not_drawn"] = masked
+    out.attrs["split"] = split
     return out, len(bad_seeds)
 
 
@@ -229,6 +267,24 @@ def not_drawn_note(masked: Mapping[str, Sequence[str]], estimators: Sequence[str
         return ""
     return (f"Not drawn: estimates below {IMPOSSIBLE_BELOW_BITS:g} bits (MI cannot be negative; the "
             f"estimator failed there; the values stay in the MI table): " + "; ".join(parts) + ".")
+
+
+#: The split a figure draws when the table has a ``split`` column holding it (every sample).
+def split_phrase(split: str | None) -> str:
+    """``"split: all"`` for a figure's subtitle; '' for a table without splits."""
+    return f"split: {split}" if split else ""
+
+
+def conditions_of(df: pd.DataFrame) -> list[str | None]:
+    """A sweep table's conditions in table order (its ``condition`` column), else ``[None]``."""
+    if "condition" not in df.columns:
+        return [None]
+    return list(dict.fromkeys(df["condition"].astype(str)))
+
+
+def rows_of(df: pd.DataFrame, condition: str | None) -> pd.DataFrame:
+    """The rows of ``condition`` (all rows for None)."""
+    return df if condition is None else df[df["condition"].astype(str) == condition]
 
 
 def select_estimators(df: pd.DataFrame, estimator: str | Sequence[str] | None) -> list[str]:

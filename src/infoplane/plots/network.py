@@ -25,17 +25,20 @@ from matplotlib.ticker import FuncFormatter
 from infoplane.plots.data import (
     TableLike,
     check_smoothing,
+    figure_split,
     fmt_seed,
     layer_order,
     load_metrics,
     load_mi,
     mean_over_seeds,
     not_drawn_note,
+    one_split,
     select_estimators,
     smooth,
     study_of,
 )
 from infoplane.plots.names import NETWORK_FIGURES
+from infoplane.plots.sgd import sgd_phases
 from infoplane.plots.style import (
     BITS,
     EPOCH_CMAP,
@@ -70,7 +73,7 @@ def _layer_label(layer: str) -> str:
 class _MIData:
     """An MI table reduced to what the MI figures draw."""
 
-    raw: pd.DataFrame  # the loaded table, all seeds
+    raw: pd.DataFrame  # the loaded table's rows of the drawn split, all seeds
     mean: pd.DataFrame  # seed means of the selected estimators (see mean_over_seeds)
     smoothed: pd.DataFrame | None
     smoothing: dict[str, int] | None
@@ -81,9 +84,15 @@ class _MIData:
     n_excluded: int
     not_drawn: str
     study: str | None
+    split: str | None = "all"
 
     def notes(self) -> list[str]:
-        return [smoothing_phrase(self.smoothing), self.not_drawn]
+        return [smoothing_phrase(self.smoothing), self.not_drawn, split_phrase(self.split)]
+
+
+def split_phrase(split: str | None) -> str:
+    """The note naming the samples the MI was estimated on ('' for every sample)."""
+    return "" if split in (None, "all") else f"MI estimated on the {split} samples only (analysis.split)."
 
 
 def _mi_data(
@@ -91,10 +100,11 @@ def _mi_data(
     estimator: str | Sequence[str] | None,
     smoothing: Mapping[str, Any] | None,
     study: str | None,
+    split: str | None = None,
 ) -> _MIData:
     smoothing = check_smoothing(smoothing)
-    raw = load_mi(mi)
-    mean, n_excluded = mean_over_seeds(raw)
+    raw, split = one_split(load_mi(mi), split)
+    mean, n_excluded = mean_over_seeds(raw, split)
     estimators = select_estimators(mean, estimator)
     masked = mean.attrs["not_drawn"]
     mean = mean[mean["estimator"].isin(estimators)]
@@ -111,6 +121,7 @@ def _mi_data(
         n_excluded=n_excluded,
         not_drawn=not_drawn_note(masked, estimators),
         study=study_of(raw, study),
+        split=split,
     )
 
 
@@ -168,9 +179,10 @@ def information_plane_figure(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> Figure:
     """Build the information-plane figure (see :func:`information_plane`)."""
-    data = _mi_data(mi, estimator, smoothing, study)
+    data = _mi_data(mi, estimator, smoothing, study, split)
     markers = {layer: MARKERS[i % len(MARKERS)] for i, layer in enumerate(data.layers)}
     norm = epoch_norm(data.mean["epoch"].to_numpy())
     with style():
@@ -196,6 +208,7 @@ def information_plane(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> list[Path]:
     """Information plane: I(X;T) against I(T;Y), one trajectory per layer.
 
@@ -220,6 +233,10 @@ def information_plane(
         of the raw points (which are then drawn faintly). See :func:`infoplane.plots.smooth`.
     study : str, optional
         Study name for the title (default: the table's ``study`` column if it has one value).
+    split : str, optional
+        The split whose rows are drawn (column ``split``); default ``all`` when the table has
+        it, else its first split (:func:`infoplane.plots.data.figure_split`). A split other
+        than ``all`` is named in a note under the panels.
 
     Returns
     -------
@@ -227,7 +244,7 @@ def information_plane(
         The PNG and PDF written.
     """
     fig = information_plane_figure(mi, estimator=estimator, title=title, smoothing=smoothing,
-                                   study=study)
+                                   study=study, split=split)
     return save_figure(fig, out_stem)
 
 
@@ -263,9 +280,10 @@ def mi_vs_epoch_figure(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> Figure:
     """Build the MI-against-epoch figure (see :func:`mi_vs_epoch`)."""
-    data = _mi_data(mi, estimator, smoothing, study)
+    data = _mi_data(mi, estimator, smoothing, study, split)
     max_epoch = float(data.mean["epoch"].max())
     with style():
         n = len(data.estimators)
@@ -291,6 +309,7 @@ def mi_vs_epoch(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> list[Path]:
     """I(X;T) and I(T;Y) against epoch, one line per layer (two panels per estimator).
 
@@ -299,7 +318,8 @@ def mi_vs_epoch(
     shown. With ``smoothing`` the line is Savitzky-Golay smoothed and the raw means are kept as
     faint dots. Parameters and return value as :func:`information_plane`.
     """
-    fig = mi_vs_epoch_figure(mi, estimator=estimator, title=title, smoothing=smoothing, study=study)
+    fig = mi_vs_epoch_figure(mi, estimator=estimator, title=title, smoothing=smoothing, study=study,
+                             split=split)
     return save_figure(fig, out_stem)
 
 
@@ -413,12 +433,13 @@ def dynamics_panel_figure(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> Figure:
     """Build the dynamics panel (see :func:`dynamics_panel`)."""
     met = load_metrics(metrics)
     raw = load_mi(mi)
     estimator = _one_estimator(raw, estimator)
-    data = _mi_data(raw, estimator, smoothing, study)
+    data = _mi_data(raw, estimator, smoothing, study, split)
     met_ok = ok_metrics(data.raw, met)
     stats = metric_stats(met_ok)
     max_epoch = float(max(data.mean["epoch"].max(), met_ok["epoch"].max()))
@@ -448,6 +469,7 @@ def dynamics_panel(
     title: str | None = None,
     smoothing: Mapping[str, int] | None = None,
     study: str | None = None,
+    split: str | None = None,
 ) -> list[Path]:
     """MI dynamics beside loss and accuracy (Butakov et al. 2024 style), sharing the epoch axis.
 
@@ -464,7 +486,7 @@ def dynamics_panel(
     out_stem : path or sequence of paths
     estimator : str, optional
         Required when the MI table holds more than one estimator.
-    title, smoothing, study
+    title, smoothing, study, split
         As :func:`information_plane`.
 
     Returns
@@ -472,7 +494,7 @@ def dynamics_panel(
     list of Path
     """
     fig = dynamics_panel_figure(mi, metrics, estimator=estimator, title=title, smoothing=smoothing,
-                                study=study)
+                                study=study, split=split)
     return save_figure(fig, out_stem)
 
 
@@ -482,7 +504,7 @@ def dynamics_panel(
 
 
 def network_figures(
-    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any]
+    mi: TableLike, metrics: TableLike, outdir: str | Path, cfg: Mapping[str, Any], sgd: TableLike | None = None
 ) -> list[Path]:
     """Write the :data:`NETWORK_FIGURES` of a network study as PNG and PDF under ``outdir``.
 
@@ -494,8 +516,12 @@ def network_figures(
         Figure directory (created).
     cfg : mapping
         The validated study config; reads ``study`` (titles), ``estimators`` (panel order: the
-        first is the study's primary estimator, the one the dynamics panel shows) and
-        ``figures.smoothing``.
+        first is the study's primary estimator, the one the dynamics panel shows),
+        ``figures.smoothing`` and ``analysis.split`` (the MI figures draw split ``all`` when
+        the table has it, else the first split listed there).
+    sgd : DataFrame or path, optional
+        The study's SGD-diagnostics table (``sgd.csv``) for ``sgd_phases``; without it that
+        figure is not drawn (and not in the returned list).
 
     Returns
     -------
@@ -513,11 +539,13 @@ def network_figures(
     labels = [estimator_label(e) for e in cfg["estimators"]]
     order = [e for e in labels if e in set(mi_df["estimator"])] or None
     primary = labels[0]
-    kw = {"title": title, "smoothing": smoothing}
+    split = figure_split(mi_df, cfg.get("analysis", {}).get("split"))
+    kw = {"title": title, "smoothing": smoothing, "split": split}
     draw = {
         "information_plane": lambda stem: information_plane(mi_df, stem, estimator=order, **kw),
         "mi_vs_epoch": lambda stem: mi_vs_epoch(mi_df, stem, estimator=order, **kw),
         "training_curves": lambda stem: training_curves(met_df, stem, title=title),
         "dynamics": lambda stem: dynamics_panel(mi_df, met_df, stem, estimator=primary, **kw),
+        "sgd_phases": lambda stem: sgd_phases(sgd, stem, title=title) if sgd is not None else [],
     }
     return [path for name in NETWORK_FIGURES for path in draw[name](out / name)]

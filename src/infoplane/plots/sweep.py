@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from infoplane.plots.data import TableLike, layer_order, load_table
-from infoplane.plots.network import _mi_data, _MIData, _plane_layer, plane_keys
+from infoplane.plots.data import TableLike, figure_split, layer_order, load_table
+from infoplane.plots.network import _mi_data, _MIData, _plane_layer, plane_keys, split_phrase
 from infoplane.plots.style import (
     BITS,
     MARKERS,
@@ -35,8 +35,9 @@ from infoplane.tables import MI_COLUMNS
 def _conditions(mi: TableLike) -> tuple[pd.DataFrame, list[str]]:
     """The table (checked) and its conditions in table order."""
     df = load_table(mi, [*MI_COLUMNS, "condition"], "sweep MI table (mi.csv of a sweep study)",
-                    dtype={"layer": str, "condition": str})
+                    dtype={"layer": str, "condition": str, "split": str})
     df["layer"] = df["layer"].astype(str)
+    df["split"] = df["split"].astype(str)
     return df, list(dict.fromkeys(df["condition"].astype(str)))
 
 
@@ -44,10 +45,12 @@ def sweep_information_plane_figure(
     mi: TableLike,
     estimator: str | Sequence[str] | None = None,
     title: str | None = None,
+    split: str | None = None,
 ) -> Figure:
     """Build the sweep's grid of information planes (see :func:`sweep_information_plane`)."""
     df, conditions = _conditions(mi)
-    data: dict[str, _MIData] = {c: _mi_data(df[df["condition"] == c], None, None, None) for c in conditions}
+    split = figure_split(df) if split is None else split
+    data: dict[str, _MIData] = {c: _mi_data(df[df["condition"] == c], None, None, None, split) for c in conditions}
     estimators = list(dict.fromkeys(e for d in data.values() for e in d.estimators))
     if estimator is not None:
         wanted = [estimator] if isinstance(estimator, str) else list(estimator)
@@ -63,7 +66,7 @@ def sweep_information_plane_figure(
     norm = epoch_norm(df["epoch"].to_numpy())
     n_seeds = min(d.n_seeds for d in data.values())
     n_excluded = sum(d.n_excluded for d in data.values())
-    notes = list(dict.fromkeys(d.not_drawn for d in data.values() if d.not_drawn))
+    notes = [*dict.fromkeys(d.not_drawn for d in data.values() if d.not_drawn), split_phrase(split)]
     with style():
         rows, cols = len(estimators), len(conditions)
         fig, body = canvas((3.3 * cols + 1.3, 3.2 * rows + 1.0), notes)
@@ -88,6 +91,7 @@ def sweep_information_plane(
     out_stem: OutSpec,
     estimator: str | Sequence[str] | None = None,
     title: str | None = None,
+    split: str | None = None,
 ) -> list[Path]:
     """A sweep's information planes: I(X;T) against I(T;Y) (bits), one panel per condition
     (columns, in table order) and estimator (rows).
@@ -103,10 +107,14 @@ def sweep_information_plane(
         that did not run an estimator leaves its panel empty.
     title : str, optional
         Figure title.
+    split : str, optional
+        The split whose rows are drawn; default ``all`` when the table has it, else its first
+        split (:func:`infoplane.plots.data.figure_split`).
 
     Returns
     -------
     list of Path
         The PNG and PDF written.
     """
-    return save_figure(sweep_information_plane_figure(mi, estimator=estimator, title=title), out_stem)
+    return save_figure(sweep_information_plane_figure(mi, estimator=estimator, title=title, split=split),
+                       out_stem)
