@@ -58,10 +58,32 @@ def test_width_bins_equal_np_floor_at_multiples_and_negatives(dtype, width):
     assert got.min() < -30 and got.max() > 30
     m = len(pool) // 3 * 3
     a = rng.permutation(pool)[:m].reshape(-1, 3)
-    codes, n_codes = width_codes(a, width)
+    codes, top = width_codes(a, width)
     ref_rows = _rows(np.floor(a / width).astype(np.int64))
-    assert codes.max() < n_codes == len(set(ref_rows))
+    assert 0 <= codes.min() and codes.max() < top
     assert _same_partition(codes, ref_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["wide", "one unit spans far"])
+def test_width_codes_of_wide_layers_beyond_float64_integers(dtype, layout):
+    """24 units of about 60 bins each: 60**24 codes fit neither fold, so the rows go through
+    symbols(); 8 units, one of them spanning 20000 bins and 7 of them 2 bins: too many for one
+    radix (20000**8), few for each unit's own. Same partition as the np.floor rows, and the MI
+    of the reference."""
+    rng = np.random.default_rng(9)
+    if layout == "wide":
+        t = np.maximum(rng.standard_normal((800, 24)) * 10, -3).astype(dtype)
+    else:
+        t = rng.integers(0, 2, (800, 8)).astype(dtype) * 0.5
+        t[:, 3] = rng.uniform(-5000, 5000, 800)
+    codes, top = width_codes(t, 0.5)
+    ref_rows = _rows(np.floor(t / 0.5).astype(np.int64))
+    assert 0 <= codes.min() and codes.max() < top and _same_partition(codes, ref_rows)
+    assert (top == len(set(ref_rows))) == (layout == "wide")  # dense codes only from symbols()
+    y = rng.integers(0, 2, 800)
+    est = get_estimator("binning", width=0.5)
+    assert est.estimate(t, y) == pytest.approx(_plugin_mi_bits(ref_rows, y.tolist()), abs=1e-12)
 
 
 def test_width_binning_gets_more_bins_as_activations_grow():

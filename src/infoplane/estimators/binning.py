@@ -251,6 +251,21 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
     return _binned_codes_columns(a, bins, lo, hi)
 
 
+def _width_quotients(a: np.ndarray, width: float) -> tuple[np.ndarray, float, float]:
+    """``np.floor(a / width)`` in ``a``'s own float dtype (integer input in float64), and its
+    min and max; raises :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index
+    reaches ``2**53`` (the width is far too small for the values: bins beyond that are not
+    integers of float64)."""
+    q = np.floor(a / width) if a.dtype.kind == "f" else np.floor(a.astype(np.float64) / width)
+    lo, hi = (float(q.min()), float(q.max())) if q.size else (0.0, 0.0)
+    if not (abs(lo) < _EXACT_LIMIT and abs(hi) < _EXACT_LIMIT):
+        raise EstimatorRefused(
+            f"binning: width={width!r} gives bin indices up to {max(abs(lo), abs(hi)):.3g} "
+            f"(values up to {float(np.abs(a).max()):.3g}), beyond 2**53; use a larger width"
+        )
+    return q, lo, hi
+
+
 def width_bins(a: np.ndarray, width: float) -> np.ndarray:
     """Unbounded fixed-width bin indices ``floor(a / width)`` (int64, ``a``'s shape).
 
@@ -259,33 +274,45 @@ def width_bins(a: np.ndarray, width: float) -> np.ndarray:
     bin_calc_information2`` bins them), so the bins are those of that expression bit for bit:
     a value exactly on a multiple of ``width`` opens the bin above it; negative values get
     negative bins. Integer input is divided in float64. Raises
-    :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index would not fit
-    comfortably in int64 (|v / width| >= 2**62: the width is far too small for the values).
+    :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index reaches ``2**53``
+    (the width is far too small for the values).
     """
-    a = np.asarray(a)
-    q = np.floor(a / width) if a.dtype.kind == "f" else np.floor(a.astype(np.float64) / width)
-    if q.size:
-        lo, hi = float(q.min()), float(q.max())
-        if not (abs(lo) < _INT64_LIMIT and abs(hi) < _INT64_LIMIT):
-            raise EstimatorRefused(
-                f"binning: width={width!r} gives bin indices up to {max(abs(lo), abs(hi)):.3g} "
-                f"(values up to {float(np.abs(a).max()):.3g}), beyond int64; use a larger width"
-            )
-    return q.astype(np.int64)
+    return _width_quotients(np.asarray(a), width)[0].astype(np.int64)
 
 
 def width_codes(a: np.ndarray, width: float) -> tuple[np.ndarray, int]:
     """One code per row of a float array (n, d) or (n,) binned by :func:`width_bins`.
 
+    The bins are shifted to start at 0 and folded in mixed radix by one float64 matrix-vector
+    product, exact while the code range is below ``2**53``: one radix for all units (the layer's
+    number of bins spanned) when that fits, else each unit's own; wider codes go through
+    :func:`symbols`.
+
     Returns
     -------
     codes : int64 array (n,)
-        Dense codes ``0..m-1``; equal binned rows get equal codes.
-    m : int
-        Number of distinct binned rows.
+        Equal binned rows get equal codes (not dense: use them for counting).
+    top : int
+        An upper bound: every code is in ``0..top-1``.
     """
     a = np.asarray(a)
-    return symbols(width_bins(a[:, None] if a.ndim == 1 else a, width))
+    q, lo, hi = _width_quotients(a[:, None] if a.ndim == 1 else a, width)
+    if q.size == 0:
+        return np.zeros(len(q), np.int64), 1
+    d = q.shape[1]
+    radix = [int(hi - lo) + 1] * d
+    shift: float | np.ndarray = lo
+    if math.prod(radix) >= _EXACT_LIMIT:  # each unit's own range
+        col_lo, col_hi = q.min(axis=0).astype(np.float64), q.max(axis=0).astype(np.float64)
+        radix = [int(r) for r in col_hi - col_lo + 1]  # exact: integers below 2**53
+        shift = col_lo
+    total = math.prod(radix)
+    if total >= _EXACT_LIMIT:
+        return symbols(q.astype(np.int64))
+    mult = np.array([float(math.prod(radix[j + 1:])) for j in range(d)])
+    shifted = q.astype(np.float64)  # q - lo taken in float64, where it is exact (below 2**53)
+    shifted -= shift
+    return (shifted @ mult).astype(np.int64), total
 
 
 def _binned_codes_columns(a: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, int]:
