@@ -21,10 +21,10 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   (high joint dimension; no n x n matrix is formed).
 * ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
   estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs.
-* binning: ``bin_codes`` (arithmetic bin guess, one exact comparison per side with the edges,
-  mixed-radix code per row), ``sorted_pair_counts`` (counts of codes and of (code, label)
-  pairs from one sorted array) and ``plugin_entropy`` (order-independent plug-in entropy of the
-  counts).
+* binning: ``bin_digits`` (arithmetic bin guess, exact when far from an edge, else corrected
+  by one comparison per side with the edges), ``sorted_pair_counts``
+  (counts of codes and of (code, label) pairs from one sorted array) and ``plugin_entropy``
+  (order-independent plug-in entropy of the counts).
 
 Compiled on first use and cached next to this file (``cache=True``); a fresh install pays a
 few seconds once.
@@ -36,13 +36,14 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "bin_codes",
+    "bin_digits",
     "fused_ksg_rows",
     "is_arange",
     "kde_pair_sums",
     "plugin_entropy",
     "sorted_count_rows",
     "sorted_pair_counts",
+    "sorted_pair_entropies",
     "strip_count_rows",
     "strip_ksg_1d_rows",
     "strip_kth_rows",
@@ -439,58 +440,76 @@ def _clipped(t: _Real, half: _Real, top: _Real) -> _Real:
     return t if t <= top else top
 
 
+#: Values per block of :func:`bin_digits`'s guess pass (a block with a guess near an edge is
+#: corrected as a whole: few values are near an edge, so few blocks are).
+_BIN_BLOCK = 512
+
+
 @njit(nogil=True, cache=True)
-def bin_codes(
+def bin_digits(
     a: np.ndarray,
     edges: np.ndarray,
     lo: float,
     scale: float,
-    c0: int,
-    c1: int,
+    band: float,
     compute32: bool,
     out: np.ndarray,
-) -> None:
-    """Mixed-radix code of columns c0..c1 of every row of ``a`` on fixed-width bins.
+) -> int:
+    """Bin indices of every value of ``a`` on fixed-width bins, as exact float64 integers;
+    returns the number of non-finite values of ``a``.
 
-    a : (n, d) float32/float64; edges : (bins + 1,) padded edges ``-inf, interior..., NaN`` in
-    a's dtype, each interior edge rounded up to that dtype, so that ``v >= edges[i]`` exactly
-    when ``v`` is at least the float64 edge (``binning._edge_table``; nothing is at or above the
-    NaN, so +inf stays in the last bin); ``scale = bins / (hi - lo)``; out : (n,) int64,
-    ``sum_c idx_c * bins**(c1 - 1 - c)`` (the caller keeps it in int64).
+    a : (n, d) float32/float64, C-contiguous; edges : (bins + 1,) padded edges ``-inf,
+    interior..., NaN`` in a's dtype, each interior edge rounded up to that dtype, so that
+    ``v >= edges[i]`` exactly when ``v`` is at least the float64 edge (``binning._edge_table``;
+    nothing is at or above the NaN, so +inf stays in the last bin); ``scale = bins / (hi - lo)``;
+    ``band``: the rounding band of the guess, in bins (``binning._near_edge_band`` in the compute
+    dtype, a value of that dtype rounded up); out : (n, d) float64, C-contiguous.
 
-    The bin of ``v`` is the arithmetic guess ``floor((v - lo) * scale)`` clipped to
-    ``0..bins-1`` (computed in float32 when ``compute32``, else float64) corrected by one step
-    against the edges. The caller guarantees the guess is at most one bin off (rounding bound of
-    ``binning._near_edge_band`` far below one bin), so the result is exactly the bin
-    ``np.digitize`` gives with the float64 interior edges.
+    The bin of ``v`` is the arithmetic guess ``floor(t)``, ``t = (v - lo) * scale`` clipped to
+    ``[0.5, bins - 0.5]`` (computed in float32 when ``compute32``, else float64). A guess whose
+    ``t`` lies at least ``band`` from every integer (every interior edge) is exact; the caller
+    guarantees ``band`` far below one bin, so any other guess is at most one bin off, and the
+    blocks holding one are corrected by one comparison with the edges on each side (``v <
+    edges[i]`` implies ``v < edges[i + 1]``, so this equals stepping down and then testing the
+    next edge up). The result is exactly the bin ``np.digitize`` gives with the float64
+    interior edges. NaN gets bin 0 (callers reject it: hence the count).
 
-    Column by column, in two tight loops over a contiguous copy of the column: the guesses
-    (vectorised by the compiler), then the fix-up, which loads both edges at the guess
-    (``v < edges[i]`` implies ``v < edges[i + 1]`` for increasing edges, so this equals
-    stepping down and then testing the next edge up) through an unsigned index (no negative
-    index wrap-around). About 2x faster than one loop over rows and columns (4096 x 10
-    float32: 85 -> 40 us), same codes.
+    One pass over the values in memory order, which the compiler vectorises (``floor``, the
+    fraction ``t - floor(t)`` and ``1 - fraction`` are exact); the caller folds the digits of
+    a row into its code by one matrix-vector product (exact: integers below 2**53).
     """
     bins = edges.shape[0] - 1
     half, top = 0.5, bins - 0.5
     lo32, scale32, half32, top32 = np.float32(lo), np.float32(scale), np.float32(half), np.float32(top)
-    n = a.shape[0]
-    col = np.empty(n, a.dtype)
-    guess = np.empty(n, np.uint64)
-    out[:n] = 0
-    for c in range(c0, c1):
-        for r in range(n):
-            col[r] = a[r, c]
+    band32, one32 = np.float32(band), np.float32(1.0)
+    v = a.reshape(-1)
+    dig = out.reshape(-1)
+    m = v.shape[0]
+    bad = 0
+    for b0 in range(0, m, _BIN_BLOCK):
+        b1 = min(m, b0 + _BIN_BLOCK)
+        near = 0
         if compute32:  # the float32 product, clipped in float32 (exactly as widened to float64)
-            for r in range(n):
-                guess[r] = np.uint64(_clipped((np.float32(col[r]) - lo32) * scale32, half32, top32))
+            for k in range(b0, b1):
+                t = _clipped((np.float32(v[k]) - lo32) * scale32, half32, top32)
+                i = np.floor(t)
+                f = t - i
+                near += int((f < band32) | (one32 - f < band32))
+                bad += v[k] - v[k] != 0  # NaN for NaN and +-inf
+                dig[k] = i
         else:
-            for r in range(n):
-                guess[r] = np.uint64(_clipped((np.float64(col[r]) - lo) * scale, half, top))
-        for r in range(n):
-            v, i = col[r], guess[r]
-            step = np.int64(v >= edges[i + np.uint64(1)]) - np.int64(v < edges[i])
-            out[r] = out[r] * bins + (np.int64(i) + step)
+            for k in range(b0, b1):
+                t = _clipped((np.float64(v[k]) - lo) * scale, half, top)
+                i = np.floor(t)
+                f = t - i
+                near += int((f < band) | (1.0 - f < band))
+                bad += v[k] - v[k] != 0
+                dig[k] = i
+        if near:
+            for k in range(b0, b1):
+                x, j = v[k], np.uint64(dig[k])  # unsigned: no negative index wrap-around
+                dig[k] += np.float64(x >= edges[j + np.uint64(1)]) - np.float64(x < edges[j])
+    return bad
 
 
 @njit(nogil=True, cache=True)
@@ -549,6 +568,15 @@ def plugin_entropy(counts: np.ndarray) -> float:
         if mult[m]:
             s += mult[m] * m * np.log(m)
     return np.log(total) - s / total
+
+
+@njit(nogil=True, cache=True)
+def sorted_pair_entropies(s: np.ndarray, label_bits: int) -> tuple[int, float, float]:
+    """(number of distinct codes, plug-in entropy in nats of the codes, of the (code, label)
+    pairs) of the sorted joint codes ``s`` of :func:`sorted_pair_counts`: :func:`plugin_entropy`
+    of its two count arrays, without returning them (one call per layer in place of three)."""
+    per_code, per_pair = sorted_pair_counts(s, label_bits)
+    return per_code.shape[0], plugin_entropy(per_code), plugin_entropy(per_pair)
 
 
 @njit(nogil=True, cache=True)

@@ -1,12 +1,14 @@
-"""Plug-in (histogram) estimators: fixed-width binning and adaptive (quantile) binning.
+"""Plug-in (histogram) estimators: binning on a fixed range or with a fixed width, and adaptive binning.
 
-Each row of a discretised array is one symbol. A float layer is binned by a compiled kernel
-(:func:`infoplane.estimators._kernels.bin_codes`), column by column: the bin is guessed
-arithmetically in float32 (float64 for ranges too narrow for float32 rounding; a proven
-rounding bound keeps the guess within one bin) and corrected by one comparison with the edges on
+Each row of a discretised array is one symbol. A float layer is binned on a range by a compiled
+kernel (:func:`infoplane.estimators._kernels.bin_digits`) in one vectorised pass over its values:
+the bin is guessed arithmetically in the input's dtype (float64 for ranges too narrow for
+float32 rounding); a proven rounding bound makes a guess farther than a small band from every
+edge exact, and keeps the others within one bin, corrected by one comparison with the edges on
 each side, so every bin is exactly that of ``np.digitize``; the bins of a row are folded into one
 ``int64`` code (mixed radix ``bins``; layers too wide for one int64 get one code per group of
-columns, re-numbered densely whenever the next group would overflow). Entropies count the codes
+columns, re-numbered densely whenever the next group would overflow). The fixed-width scheme
+(``width``, no bounds) bins by ``np.floor(v / width)`` and codes rows as integer symbols. Entropies count the codes
 (``np.bincount`` for small ranges, else runs of the sorted codes): there is no Python loop over
 samples and no ``np.unique(axis=0)`` over rows. :class:`InformationPlane` gives I(X;T) and
 I(T;Y) of a layer from one binning and one sort of its codes joined with the labels. Integer arrays
@@ -19,25 +21,31 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
 from infoplane.estimators import _kernels
-from infoplane.estimators.base import Estimator, as_2d, check_pair, is_discrete, register
+from infoplane.estimators.base import Estimator, EstimatorRefused, as_2d, check_pair, is_discrete, register
 from infoplane.units import nats_to_bits
 
 __all__ = [
     "AdaptiveBinningEstimator",
     "BinningEstimator",
     "InformationPlane",
+    "adaptive_bins",
+    "adaptive_edges",
     "binned_codes",
     "digitize",
     "discrete_mi",
     "entropy_of_symbols",
     "symbols",
+    "width_bins",
+    "width_codes",
 ]
 
 _INT64_LIMIT = 2**62
+_EXACT_LIMIT = 2**53  # integers below it are exact in float64
 _FLOAT64 = np.dtype(np.float64)
 
 
@@ -115,13 +123,31 @@ def _near_edge_band(bins: int, lo: float, hi: float, dtype: np.dtype = _FLOAT64)
 
 @functools.lru_cache(maxsize=256)
 def _compute_dtype(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.dtype | None:
-    """The dtype the arithmetic bin guess of ``dtype`` input is computed in: the input's own
-    (no conversion) when its rounding band is far below one bin, else float64 when that one is,
-    else None (use the column path)."""
+    """The dtype the arithmetic bin guess of ``dtype`` input is computed in by the compiled
+    kernel: the input's own (no conversion) when its rounding band is far below one bin, else
+    float64 when that one is, else None (use the column path; also for input other than
+    float32/float64, a range whose width overflows or is subnormal, and 2**31 bins or more,
+    since the kernel truncates guesses to int32)."""
+    width = hi - lo
+    if dtype not in (np.float32, np.float64) or not (math.isfinite(width) and width * 1e-300 > 0) or bins >= 2**31:
+        return None
     for dt in dict.fromkeys((np.dtype(dtype), np.dtype(np.float64))):
         if _near_edge_band(bins, lo, hi, dt) < 0.01:
             return dt
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _guess_band(bins: int, lo: float, hi: float, dtype: np.dtype) -> float:
+    """:func:`_near_edge_band` of a guess computed in ``dtype``, rounded up to a value of that
+    dtype (the kernel compares in it)."""
+    band = _near_edge_band(bins, lo, hi, dtype)
+    if dtype == np.float32:
+        b32 = np.float32(band)
+        if float(b32) < band:
+            b32 = np.nextafter(b32, np.float32(np.inf))
+        return float(b32)
+    return band
 
 
 @functools.lru_cache(maxsize=64)
@@ -135,39 +161,67 @@ def _cached_edge_table(bins: int, lo: float, hi: float, dtype: np.dtype) -> np.n
 @functools.lru_cache(maxsize=256)
 def _group_bounds(d: int, bins: int, n_bits: int) -> np.ndarray:
     """Column boundaries (G + 1,) of the column groups of a layer of d units and fewer than
-    ``2**n_bits`` rows: one group when ``bins**d`` codes fit below ``_INT64_LIMIT``, else groups
-    small enough that a group code times the number of rows (the most distinct codes left
-    after compaction) still fits."""
-    if bins <= 1 or bins**d < _INT64_LIMIT:
-        return np.array([0, d], dtype=np.int64)
-    per_group = 1
-    while bins ** (per_group + 1) << n_bits < _INT64_LIMIT:
-        per_group += 1
-    b = np.array([*range(0, d, per_group), d], dtype=np.int64)
+    ``2**n_bits`` rows: one group when ``bins**d`` codes fit below ``_EXACT_LIMIT`` (the fold of
+    a group's bins into its code is a float64 product, exact below it), else groups small enough
+    for that and for a group code times the number of rows (the most distinct codes left after
+    compaction) to fit below ``_INT64_LIMIT``."""
+    if bins <= 1 or bins**d < _EXACT_LIMIT:
+        b = np.array([0, d], dtype=np.int64)
+    else:
+        per_group = 1
+        while bins ** (per_group + 1) < _EXACT_LIMIT and bins ** (per_group + 1) << n_bits < _INT64_LIMIT:
+            per_group += 1
+        b = np.array([*range(0, d, per_group), d], dtype=np.int64)
     b.flags.writeable = False
     return b
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_plan(
+    bins: int, lo: float, hi: float, dtype: np.dtype, compute: np.dtype, d: int, n_bits: int
+) -> tuple[np.ndarray, float, float, bool, tuple[tuple[int, int, np.ndarray, int], ...]]:
+    """What :func:`_binned_codes_kernel` needs for ``dtype`` input of ``d`` columns and fewer
+    than ``2**n_bits`` rows, the guess computed in ``compute``: (edges, scale, band, compute32,
+    per column group ``(c0, c1, bins**(c1 - 1 - c) for c in c0..c1 as float64, bins**(c1 -
+    c0))``). Cached: a study bins thousands of layers of a few shapes."""
+    bounds = _group_bounds(d, bins, n_bits).tolist()
+    groups = []
+    for c0, c1 in zip(bounds[:-1], bounds[1:], strict=True):
+        mult = np.array([float(bins ** (c1 - 1 - c)) for c in range(c0, c1)])
+        mult.flags.writeable = False
+        groups.append((c0, c1, mult, bins ** (c1 - c0)))
+    edges = _cached_edge_table(bins, lo, hi, dtype)  # compared in the input's own dtype, exactly
+    return edges, bins / (hi - lo), _guess_band(bins, lo, hi, compute), compute == np.float32, tuple(groups)
 
 
 def _binned_codes_compiled(
     a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
 ) -> tuple[np.ndarray, int]:
-    """:func:`binned_codes` by the compiled kernel (one pass over the rows per column group;
-    the arithmetic guess in ``dtype``, from :func:`_compute_dtype`)."""
+    """:func:`binned_codes` by the compiled kernel (the arithmetic guess in ``dtype``, from
+    :func:`_compute_dtype`)."""
+    code, top, _ = _binned_codes_kernel(a, bins, lo, hi, dtype)
+    return code, top
+
+
+def _binned_codes_kernel(
+    a: np.ndarray, bins: int, lo: float, hi: float, dtype: np.dtype
+) -> tuple[np.ndarray, int, int]:
+    """:func:`_binned_codes_compiled` and the number of non-finite values of ``a``: the bins by
+    :func:`infoplane.estimators._kernels.bin_digits`, each column group's bins folded into its
+    code by one float64 matrix-vector product with the powers of ``bins`` (integers below
+    ``2**53``: every partial sum is exact, in any order)."""
     n, d = a.shape
-    bounds = _group_bounds(d, bins, max(n, 1).bit_length())
-    out = np.empty((len(bounds) - 1, n), np.int64)
-    edges = _cached_edge_table(bins, lo, hi, a.dtype)  # compared in a's own dtype, exactly
-    for g in range(len(bounds) - 1):
-        c0, c1 = int(bounds[g]), int(bounds[g + 1])
-        _kernels.bin_codes(a, edges, lo, bins / (hi - lo), c0, c1, dtype == np.float32, out[g])
-    code, top = out[0], bins ** int(bounds[1] - bounds[0])
-    for g in range(1, len(bounds) - 1):
-        step = bins ** int(bounds[g + 1] - bounds[g])
+    edges, scale, band, compute32, groups = _kernel_plan(bins, lo, hi, a.dtype, dtype, d, max(n, 1).bit_length())
+    digits = np.empty((n, d))
+    bad = _kernels.bin_digits(np.ascontiguousarray(a), edges, lo, scale, band, compute32, digits)
+    (c0, c1, mult, top), *rest = groups
+    code = (digits @ mult if c1 - c0 == d else digits[:, c0:c1] @ mult).astype(np.int64)
+    for c0, c1, mult, step in rest:
         if top * step >= _INT64_LIMIT:
             code, top = _compact(code)
-        code = code * step + out[g]
+        code = code * step + (digits[:, c0:c1] @ mult).astype(np.int64)
         top *= step
-    return code, top
+    return code, top, bad
 
 
 def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> tuple[np.ndarray, int]:
@@ -190,12 +244,75 @@ def binned_codes(a: np.ndarray, bins: int, value_range: tuple[float, float]) -> 
     a = np.asarray(a)
     if a.ndim == 1:
         a = a[:, None]
-    width = hi - lo
-    if a.dtype in (np.float32, np.float64) and a.size and math.isfinite(width) and width * 1e-300 > 0:
+    if a.size:
         dtype = _compute_dtype(bins, lo, hi, a.dtype)
         if dtype is not None:
             return _binned_codes_compiled(a, bins, lo, hi, dtype)
     return _binned_codes_columns(a, bins, lo, hi)
+
+
+def _width_quotients(a: np.ndarray, width: float) -> tuple[np.ndarray, float, float]:
+    """``np.floor(a / width)`` in ``a``'s own float dtype (integer input in float64), and its
+    min and max; raises :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index
+    reaches ``2**53`` (the width is far too small for the values: bins beyond that are not
+    integers of float64)."""
+    q = np.floor(a / width) if a.dtype.kind == "f" else np.floor(a.astype(np.float64) / width)
+    lo, hi = (float(q.min()), float(q.max())) if q.size else (0.0, 0.0)
+    if not (abs(lo) < _EXACT_LIMIT and abs(hi) < _EXACT_LIMIT):
+        raise EstimatorRefused(
+            f"binning: width={width!r} gives bin indices up to {max(abs(lo), abs(hi)):.3g} "
+            f"(values up to {float(np.abs(a).max()):.3g}), beyond 2**53; use a larger width"
+        )
+    return q, lo, hi
+
+
+def width_bins(a: np.ndarray, width: float) -> np.ndarray:
+    """Unbounded fixed-width bin indices ``floor(a / width)`` (int64, ``a``'s shape).
+
+    The quotient is computed in ``a``'s own float dtype, exactly as ``np.floor(a / width)``
+    (float32 activations divided in float32, as artemyk/ibsgd's ``simplebinmi.
+    bin_calc_information2`` bins them), so the bins are those of that expression bit for bit:
+    a value exactly on a multiple of ``width`` opens the bin above it; negative values get
+    negative bins. Integer input is divided in float64. Raises
+    :class:`~infoplane.estimators.base.EstimatorRefused` when a bin index reaches ``2**53``
+    (the width is far too small for the values).
+    """
+    return _width_quotients(np.asarray(a), width)[0].astype(np.int64)
+
+
+def width_codes(a: np.ndarray, width: float) -> tuple[np.ndarray, int]:
+    """One code per row of a float array (n, d) or (n,) binned by :func:`width_bins`.
+
+    The bins are shifted to start at 0 and folded in mixed radix by one float64 matrix-vector
+    product, exact while the code range is below ``2**53``: one radix for all units (the layer's
+    number of bins spanned) when that fits, else each unit's own; wider codes go through
+    :func:`symbols`.
+
+    Returns
+    -------
+    codes : int64 array (n,)
+        Equal binned rows get equal codes (not dense: use them for counting).
+    top : int
+        An upper bound: every code is in ``0..top-1``.
+    """
+    a = np.asarray(a)
+    q, lo, hi = _width_quotients(a[:, None] if a.ndim == 1 else a, width)
+    if q.size == 0:
+        return np.zeros(len(q), np.int64), 1
+    d = q.shape[1]
+    radix = [int(hi - lo) + 1] * d
+    shift: float | np.ndarray = lo
+    if math.prod(radix) >= _EXACT_LIMIT:  # each unit's own range
+        col_lo, col_hi = q.min(axis=0).astype(np.float64), q.max(axis=0).astype(np.float64)
+        radix = [int(r) for r in col_hi - col_lo + 1]  # exact: integers below 2**53
+        shift = col_lo
+    total = math.prod(radix)
+    if total >= _EXACT_LIMIT:
+        return symbols(q.astype(np.int64))
+    mult = np.array([float(math.prod(radix[j + 1:])) for j in range(d)])
+    shifted = q.astype(np.float64)  # q - lo taken in float64, where it is exact (below 2**53)
+    shifted -= shift
+    return (shifted @ mult).astype(np.int64), total
 
 
 def _binned_codes_columns(a: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, int]:
@@ -254,6 +371,22 @@ def _pair_counts(
         return None
     joint = np.sort((codes << bits) | labels)
     return _kernels.sorted_pair_counts(joint, bits)
+
+
+def _pair_entropies(
+    codes: np.ndarray, top: int, labels: np.ndarray, n_labels: int
+) -> tuple[int, float, float] | None:
+    """(number of distinct codes, entropies (nats) of the codes and of the (code, label)
+    pairs) where :func:`_pair_counts` counts them (else None): the entropies
+    :func:`_entropy_from_counts` gives for its counts, bit for bit, from one compiled call."""
+    n = len(codes)
+    bits = max(int(n_labels - 1).bit_length(), 0)
+    if top <= 8 * n + 1024 or top << bits >= _INT64_LIMIT:
+        return None
+    joint = codes << bits
+    joint |= labels
+    joint.sort()  # a fresh array: sorted in place
+    return _kernels.sorted_pair_entropies(joint, bits)
 
 
 def _entropy_from_counts(counts: np.ndarray) -> float:
@@ -422,19 +555,48 @@ class BinningEstimator(Estimator):
     one symbol and ``I = H(X) + H(Y) - H(X,Y)`` of the symbols (plug-in, in bits). With unique
     sample ids ``x = np.arange(n)``, ``I(X;T) = H(T)`` of the binned layer.
 
+    Three binning schemes of the debate on the information bottleneck:
+
+    * bounded range, ``bins`` bins on ``range = (lo, hi)`` (IDNNs: 30 bins on [-1, 1] for tanh);
+    * fixed bin width with no bounds, ``width = w``: the bin of a value ``v`` is
+      ``floor(v / w)`` (computed in the array's own float dtype, as ``np.floor(v / w)`` does),
+      unbounded on both sides, so a layer whose activations grow (ReLU) occupies more bins. This
+      is the binning of Saxe et al. (2018), "On the information bottleneck theory of deep
+      learning", ICLR 2018 (code: artemyk/ibsgd ``simplebinmi.bin_calc_information2``, whose
+      notebooks use ``binsize = 0.5``, ``MNIST_ComputeMI.ipynb``, and 0.07,
+      ``IBnet_ComputeMI.ipynb``). ``width`` excludes ``bins`` and ``range``;
+    * range fixed over the whole run, ``range = "run"``: Chelombiev, Houghton & O'Donnell
+      (2019), "Adaptive estimators show information compression in deep neural networks",
+      ICLR 2019, fix the binning range of each layer to the activations' minimum and maximum over
+      all recorded epochs. This needs every epoch, so the estimation stage
+      (:mod:`infoplane.estimation`) resolves it per (store, layer) and builds the estimator with
+      that ``(lo, hi)``; an estimator whose range is still ``"run"`` refuses to estimate
+      (ValueError).
+
     Parameters
     ----------
     bins : int, default 30
-    range : (lo, hi) or "auto", default (-1, 1)
-        ``"auto"`` uses the min and max of each array that is binned.
+        Number of bins on ``range`` (not with ``width``).
+    range : (lo, hi), "auto" or "run", default (-1, 1)
+        ``"auto"`` uses the min and max of each array that is binned; ``"run"`` is resolved by
+        the estimation stage (see above). Not with ``width``.
+    width : float > 0 or None, default None
+        Bin width of the unbounded scheme, in the units of the activations.
     """
 
     name = "binning"
     accepts_sample_ids = True  # plug-in: X = sample ids gives H(T) (the IDNNs convention)
     cheap = True  # one compiled pass over the codes: tens of microseconds per (layer, epoch)
-    defaults = {"bins": 30, "range": (-1.0, 1.0)}
+    defaults = {"bins": 30, "range": (-1.0, 1.0), "width": None}
+
+    def __init__(self, **params: Any) -> None:
+        self._given = frozenset(k for k, v in params.items() if v is not None)  # for _check_width
+        super().__init__(**params)
 
     def _validate_params(self) -> None:
+        if self.params["width"] is not None:
+            self._check_width()
+            return
         _check_bins(self)
         r = self.params["range"]
         if isinstance(r, str):
@@ -444,18 +606,43 @@ class BinningEstimator(Estimator):
         try:
             lo, hi = (float(v) for v in r)
         except (TypeError, ValueError):
-            raise ValueError(f"binning: range must be (lo, hi) or 'auto'; got range={r!r}") from None
+            raise ValueError(f"binning: range must be (lo, hi), 'auto' or 'run'; got range={r!r}") from None
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"binning: range must satisfy lo < hi (finite); got range={r!r}")
         self.params["range"] = (lo, hi)
 
+    def _check_width(self) -> None:
+        """``width`` a finite float > 0, given without ``bins`` or ``range`` (which it replaces:
+        both are set to None)."""
+        w = self.params["width"]
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(w) and w > 0
+        ):
+            raise ValueError(f"binning: width must be a finite number > 0 or null; got width={w!r}")
+        clash = sorted(self._given & {"bins", "range"})
+        if clash:
+            given = ", ".join(f"{k}={self.params[k]!r}" for k in clash)
+            raise ValueError(
+                f"binning: width={w!r} bins floor(v / width) with no bounds and cannot be combined with "
+                f"bins or range (got {given}): give either width, or bins and range"
+            )
+        self.params.update(width=float(w), bins=None, range=None)
+
+    def _check_resolved(self) -> None:
+        if self.params["range"] == "run":
+            raise ValueError(
+                "binning: range 'run' must be resolved to (lo, hi) before estimating: the estimation "
+                "stage does it per layer (the layer's min and max over all recorded epochs); to "
+                "estimate directly, pass range=(lo, hi)"
+            )
+
     def _codes(self, a: np.ndarray) -> tuple[np.ndarray, int]:
         if is_discrete(a):
             return symbols(a)
+        w = self.params["width"]
+        if w is not None:
+            return width_codes(a, w)
         r = self.params["range"]
-        if r == "run":
-            raise ValueError("binning: range 'run' must be resolved to (lo, hi) before estimating "
-                             "(the estimation stage does it per layer over the whole run)")
         if r == "auto":
             lo, hi = float(a.min()), float(a.max())
             if hi <= lo:
@@ -464,6 +651,7 @@ class BinningEstimator(Estimator):
         return binned_codes(a, self.params["bins"], r)
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        self._check_resolved()
         return self._mi_bits(x, y), float("nan")
 
     def _mi_bits(self, x: np.ndarray, y: np.ndarray, known: tuple[_Coded, ...] = (),
@@ -491,6 +679,7 @@ class BinningEstimator(Estimator):
         """A function of a layer ``t`` returning ``((I(X;T), se), (I(T;Y), se))`` in bits, for
         many layers against the same inputs ``x`` (n, dx) and labels ``y`` (n, dy): see
         :class:`InformationPlane`."""
+        self._check_resolved()
         return InformationPlane(self, x, y)
 
     def estimate_xt_ty(
@@ -547,12 +736,38 @@ class InformationPlane:
     def _coded(self, a: np.ndarray, cache: _Coded | None) -> _Coded:
         return cache if cache is not None else _Coded(a, *self.est._codes(a))
 
+    def _layer(self, t: np.ndarray) -> _Coded:
+        """The layer (n, dt) validated as ``estimate_with_error(x, t)`` and ``(t, y)`` validate
+        it (same errors), and its codes. A float layer binned on a fixed range by the compiled
+        kernel, which counts non-finite values as it bins, skips the separate finiteness pass
+        of :func:`~infoplane.estimators.base.as_2d` (a layer with any is checked by it, which
+        raises)."""
+        r, n = self.est.params["range"], len(self.x)
+        a = np.asarray(t)
+        if isinstance(r, tuple) and a.ndim == 2 and a.dtype.kind == "f" and len(a) == n == len(self.y) > 1:
+            bins = self.est.params["bins"]
+            dtype = _compute_dtype(bins, r[0], r[1], a.dtype) if a.size else None
+            if dtype is not None:
+                codes, top, bad = _binned_codes_kernel(a, bins, r[0], r[1], dtype)
+                if not bad:
+                    return _Coded(a, codes, top)
+        _, a = check_pair(self.x, t)
+        if len(self.y) != len(a):
+            check_pair(a, self.y)  # raises the message of estimate_with_error(t, y)
+        return _Coded(a, *self.est._codes(a))
+
     def __call__(self, t: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-        x, t = check_pair(self.x, t)
-        if len(self.y) != len(t):
-            check_pair(t, self.y)  # raises the message of estimate_with_error(t, y)
+        layer = self._layer(t)
+        x, t = self.x, layer.array
         self._y = self._coded(self.y, self._y)
-        layer = _Coded(t, *self.est._codes(t))
+        nan = float("nan")
+        if self._x_ids and not self._y_ids and t.dtype.kind == "f":  # the study's case: one call
+            fused = _pair_entropies(layer.codes, layer.top, self._y.codes, self._y.top)
+            if fused is not None:  # the values of the general path below, from the same counts
+                m, h_t, h_ty = fused
+                h_y, n = self._y.entropy(), len(t)
+                mi = h_y if m == n else h_t if len(self._y.counts()) == n else h_t + h_y - h_ty
+                return (nats_to_bits(h_t), nan), (nats_to_bits(max(mi, 0.0)), nan)
         known = [layer, self._y]
         if not self._x_ids:  # else I(X;T) = H(T) needs no codes of x
             self._x = self._coded(x, self._x)
@@ -562,41 +777,92 @@ class InformationPlane:
         if joint is not None:
             layer._counts = joint[0]
         t_ids = _distinct_ids(t)
-        nan = float("nan")
         i_xt = self.est._mi_bits(x, t, tuple(known), (self._x_ids, t_ids))
         i_ty = self.est._mi_bits(t, self.y, tuple(known), (t_ids, self._y_ids), None if joint is None else joint[1])
         return (i_xt, nan), (i_ty, nan)
 
 
+def adaptive_edges(a: np.ndarray, bins: int, low: float | None = None) -> np.ndarray:
+    """Bin edges (float64, non-decreasing) of Chelombiev et al.'s adaptive binning of ``a``.
+
+    The definition of their code (ivansche/adaptive_estimators,
+    ``idnns/information/information_process.py``, ``set_up_bins`` with ``per_layer_bins`` and
+    ``maxentropy``, the defaults of ``get_information``): ``u`` = the sorted distinct values of
+    the whole array (one layer at one epoch, all samples and units pooled), without the value
+    ``low``; ``U = len(u)``; the edges are ``[low, u[int(k * (U / bins))] for k = 0..bins-1,
+    u[-1]]``, so each of the ``bins`` bins holds about ``U / bins`` distinct values (not
+    samples), a value equal to ``low`` (a ReLU's exact zeros, with ``low = 0``) is a bin of its
+    own, and so is the maximum (``np.digitize`` puts a value equal to the last edge above it).
+    ``low = None`` leaves ``low`` out: their tanh setting, ``low = -1.000001``, is below every
+    value and removes none. ``int(k * (U / bins))`` is evaluated in float64 as their Python code
+    does.
+    """
+    u = np.unique(a)
+    if low is not None:
+        u = u[u != np.float64(low)]  # np.setdiff1d(unique, [low]) of their code (float64 compare)
+    head = [] if low is None else [float(low)]
+    if len(u) == 0:
+        return np.array(head, dtype=np.float64)
+    idx = (np.arange(bins) * (len(u) / bins)).astype(np.int64)
+    return np.concatenate([head, u[idx], u[-1:]]).astype(np.float64)
+
+
+def adaptive_bins(a: np.ndarray, bins: int, low: float | None = None) -> np.ndarray:
+    """Bin indices (int64, ``a``'s shape) of ``a`` on :func:`adaptive_edges` by ``np.digitize``
+    (``edge[i-1] <= v < edge[i]``), as Chelombiev et al.'s code bins them. Their code keys each
+    value by its bin's lower edge cast to float32 (the symbols then match these indices whenever
+    distinct edges stay distinct in float32, as for float32 activations); a value below ``low``
+    would wrap to the top bin there: here it is refused (EstimatorRefused)."""
+    if low is not None and a.size and float(a.min()) < low:
+        raise EstimatorRefused(
+            f"adaptive_binning: values down to {float(a.min()):.6g} are below low={low!r}, the "
+            f"activation's lower bound; set low to a bound of the values or null"
+        )
+    return np.digitize(a, adaptive_edges(a, bins, low)).astype(np.int64)
+
+
 @register
 class AdaptiveBinningEstimator(Estimator):
-    """Adaptive binning: bin edges at quantiles of the activation values.
+    """Adaptive binning: bins holding equal numbers of distinct activation values.
 
     Chelombiev, I., Houghton, C. & O'Donnell, C. (2019). Adaptive estimators show information
-    compression in deep neural networks. ICLR 2019.
-
-    For each call and each float array, the ``bins - 1`` interior edges are the quantiles
-    ``1/bins, ..., (bins-1)/bins`` of the pooled *unique* values of that array (all units
-    together), so that bins hold roughly equal numbers of distinct values; the rest is as in
-    :class:`BinningEstimator`. Integer arrays are symbols as they are.
+    compression in deep neural networks. ICLR 2019. Their public code
+    (ivansche/adaptive_estimators, ``idnns/information/information_process.py``,
+    ``set_up_bins``) defines the edges; see :func:`adaptive_edges`. For each call and each
+    float array (one layer at one epoch), the edges come from the sorted distinct values of
+    that array, all samples and units pooled (one set of edges per layer, not per unit), taken
+    every ``U / bins`` distinct values; a value equal to ``low`` and the maximum each form a bin
+    of their own. Integer arrays are symbols as they are. Rows are symbols and the MI is the
+    plug-in ``H(X) + H(Y) - H(X,Y)`` in bits, as in :class:`BinningEstimator`.
 
     Parameters
     ----------
     bins : int, default 30
+        Number of bins the distinct values are split into (their ``num_of_bins``, default 30).
+    low : float or None, default None
+        The activations' lower bound: values equal to it form their own bin and are left out of
+        the distinct values (their code: 0 for ReLU and softplus, -1.000001, below every value,
+        for tanh and ELU); None leaves no value out (equivalent to their tanh setting). Values
+        below it are refused.
     """
 
     name = "adaptive_binning"
     accepts_sample_ids = True
     cheap = True
-    defaults = {"bins": 30}
+    defaults = {"bins": 30, "low": None}
 
     def _validate_params(self) -> None:
         _check_bins(self)
+        low = self.params["low"]
+        if low is not None:
+            if isinstance(low, bool) or not isinstance(low, (int, float, np.integer, np.floating)) or not math.isfinite(
+                low
+            ):
+                raise ValueError(f"adaptive_binning: low must be a finite number or null; got low={low!r}")
+            self.params["low"] = float(low)
 
     def _bin(self, a: np.ndarray) -> np.ndarray:
-        values = np.unique(a)
-        edges = np.quantile(values, np.linspace(0.0, 1.0, self.params["bins"] + 1)[1:-1])
-        return np.digitize(a, edges).astype(np.int64)
+        return adaptive_bins(a, self.params["bins"], self.params["low"])
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         cx, mx = _symbols_of(x, self._bin)
