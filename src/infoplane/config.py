@@ -191,6 +191,23 @@ def _check_sample_id_estimators(cfg: dict[str, Any]) -> None:
             )
 
 
+def _check_sp_noise(cfg: dict[str, Any]) -> None:
+    """An ``sp`` estimator on a noisy network (``model.additive_noise`` = beta > 0) models that
+    network's own noise: its ``beta`` must be the model's (a different beta would estimate the MI
+    of another network). On a deterministic network (beta 0) any beta is allowed: it then sets
+    the resolution of a noisy proxy of the layer."""
+    beta = float(cfg["model"].get("additive_noise", 0.0))
+    if beta <= 0:
+        return
+    for i, entry in enumerate(cfg["estimators"]):
+        if entry["name"] == "sp" and float(estimator_params(entry).get("beta", -1.0)) != beta:
+            raise ConfigError(
+                f"estimators[{i}]: sp has beta={estimator_params(entry).get('beta', 'default')} but the network's "
+                f"model.additive_noise is {beta}; set beta: {beta} (the SP estimator measures I(X;T) of the noisy "
+                f"layer T = output + N(0, beta^2 I) of this network)"
+            )
+
+
 def _check_splits(cfg: dict[str, Any]) -> None:
     """Every split of ``analysis.split`` has samples when that follows from the config: no
     ``train`` when the stores hold only held-out samples (``record.samples: eval``), no ``test``
@@ -238,6 +255,8 @@ def _check_semantics(cfg: dict[str, Any]) -> None:
         _check_estimators(cfg["estimators"], "estimators")
     if "estimators" in cfg and "dataset" in cfg:
         _check_sample_id_estimators(cfg)
+    if "estimators" in cfg and "model" in cfg:
+        _check_sp_noise(cfg)
     if "analysis" in cfg:
         _check_splits(cfg)
     if "validation" in cfg:
@@ -308,8 +327,8 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config", stage: str |
 #: The config keys a ``sweep`` section may vary (dotted paths), in the order condition names
 #: list them (whatever the order in the file).
 SWEEP_KEYS: tuple[str, ...] = (
-    "model.activation", "model.widths", "training.batch_size", "training.lr",
-    "dataset.train_fraction", "estimators",
+    "model.activation", "model.widths", "model.additive_noise", "training.batch_size", "training.lr",
+    "training.weight_decay", "dataset.train_fraction", "estimators",
 )
 
 
