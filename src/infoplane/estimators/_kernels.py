@@ -32,6 +32,8 @@ few seconds once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -560,27 +562,112 @@ def is_arange(col: np.ndarray) -> bool:
     return True
 
 
-#: Columns of one tile of :func:`kde_pair_sums` (4 x tile distances stay in L1).
+#: Columns of one tile of :func:`kde_pair_sums` (the tile's buffers stay in L1).
 _KDE_TILE = 512
+#: ``1.5 * 2**52``: ``t + _SHIFTER`` rounds |t| < 2**51 to an integer held in the low mantissa
+#: bits (the round-to-nearest-even of the FPU, no float-to-int conversion needed).
+_SHIFTER = 6755399441055744.0
+_LOG2E = 1.4426950408889634
+#: ln 2 split in a head with trailing zero bits (k * _LN2_HI is exact for |k| < 2**11) and a tail.
+_LN2_HI = 0.693147180369123816490
+_LN2_LO = 1.90821492927058770002e-10
+#: bits of ``_SHIFTER`` minus the exponent bias: ``(bits(t + _SHIFTER) - _EXP_BIAS) << 52`` is
+#: the bit pattern of 2**k for the integer k = t rounded.
+_EXP_BIAS = 0x4338000000000000 - 1023
+#: Lowest exponent passed to the polynomial (exp(-700) ~ 1e-304 is still a normal number).
+_EXP_FLOOR = -700.0
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _kde_tile_distances(ht: np.ndarray, rows: tuple, jb: int, m: int, b: np.ndarray) -> None:
-    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m,
-    coordinates summed in order; each loaded ``ht[c, j]`` serves the four rows."""
+    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m.
+
+    ht has an even number of coordinates (the caller pads with a zero row), taken two at a
+    time so each row of ``b`` is loaded and stored once per two coordinates; each loaded
+    ``ht[c, j]`` serves the four rows. Every row of ``b`` is a 1-d loop LLVM vectorises.
+    """
     ia, ib, ic, id_ = rows
-    for c in range(ht.shape[0]):
+    b0, b1, b2, b3 = b[0], b[1], b[2], b[3]
+    for c in range(0, ht.shape[0], 2):
+        x, y = ht[c, jb : jb + m], ht[c + 1, jb : jb + m]
         v0, v1, v2, v3 = ht[c, ia], ht[c, ib], ht[c, ic], ht[c, id_]
+        w0, w1, w2, w3 = ht[c + 1, ia], ht[c + 1, ib], ht[c + 1, ic], ht[c + 1, id_]
+        first = c == 0
         for q in range(m):
-            x = ht[c, jb + q]
-            t0, t1, t2, t3 = x - v0, x - v1, x - v2, x - v3
-            if c == 0:
-                b[0, q], b[1, q], b[2, q], b[3, q] = t0 * t0, t1 * t1, t2 * t2, t3 * t3
-            else:
-                b[0, q] += t0 * t0
-                b[1, q] += t1 * t1
-                b[2, q] += t2 * t2
-                b[3, q] += t3 * t3
+            s0, s1, s2, s3 = x[q] - v0, x[q] - v1, x[q] - v2, x[q] - v3
+            t0, t1, t2, t3 = y[q] - w0, y[q] - w1, y[q] - w2, y[q] - w3
+            b0[q] = (0.0 if first else b0[q]) + (s0 * s0 + t0 * t0)
+            b1[q] = (0.0 if first else b1[q]) + (s1 * s1 + t1 * t1)
+            b2[q] = (0.0 if first else b2[q]) + (s2 * s2 + t2 * t2)
+            b3[q] = (0.0 if first else b3[q]) + (s3 * s3 + t3 * t3)
+
+
+@njit(nogil=True, cache=True, fastmath={"contract"})
+def _kde_exp(b: np.ndarray, neg_inv: float, cut: float, t: np.ndarray, ti: np.ndarray) -> None:
+    """b[q] <- exp(b[q] * neg_inv) where b[q] < cut, else 0; in place, (m,) float64.
+
+    A branch-free exp that LLVM vectorises (numba's ``np.exp`` is a scalar libm call here):
+    x = k ln 2 + y with k = round(x / ln 2) and |y| <= ln 2 / 2 (Cody-Waite, two-part ln 2),
+    exp(y) by its degree-12 Taylor polynomial (truncation < 2e-16 relative, evaluated in
+    Estrin's scheme), times 2**k built from the bits of ``x / ln 2 + 1.5 * 2**52``. Within a
+    few ulp of ``np.exp`` for x >= -700. ``t``/``ti``: a float64 scratch array (>= m) and its
+    int64 view.
+    """
+    m = b.shape[0]
+    for q in range(m):
+        x = b[q] * neg_inv
+        t[q] = (x if x > _EXP_FLOOR else _EXP_FLOOR) * _LOG2E + _SHIFTER
+    for q in range(m):
+        ti[q] = (ti[q] - _EXP_BIAS) << 52
+    for q in range(m):
+        d = b[q]
+        x = d * neg_inv
+        x = x if x > _EXP_FLOOR else _EXP_FLOOR
+        k = (x * _LOG2E + _SHIFTER) - _SHIFTER
+        y = (x - k * _LN2_HI) - k * _LN2_LO
+        y2 = y * y
+        y4 = y2 * y2
+        q0 = (1.0 + y) + y2 * (0.5 + y * (1.0 / 6.0))
+        q1 = (1.0 / 24.0 + y * (1.0 / 120.0)) + y2 * (1.0 / 720.0 + y * (1.0 / 5040.0))
+        q2 = (1.0 / 40320.0 + y * (1.0 / 362880.0)) + y2 * (1.0 / 3628800.0 + y * (1.0 / 39916800.0))
+        p = (q0 + y4 * q1) + (y4 * y4) * (q2 + y4 * (1.0 / 479001600.0))
+        b[q] = p * t[q] if d < cut else 0.0
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
+def _kde_row_terms(
+    e: np.ndarray, u: np.ndarray, ec: np.ndarray, uc: np.ndarray, cs: np.ndarray, c: int, use_codes: bool
+) -> tuple[float, float, float, float]:
+    """From one row's Bhattacharyya terms e (m,): u = e**4 (the KL terms), the class-masked
+    ``ec``/``uc`` (zero where ``cs != c``), and the four sums (u, e, uc, ec)."""
+    su = 0.0
+    se = 0.0
+    scu = 0.0
+    sce = 0.0
+    for q in range(e.shape[0]):
+        v = e[q]
+        w = v * v
+        w = w * w
+        u[q] = w
+        su += w
+        se += v
+        if use_codes:
+            same = cs[q] == c
+            a = w if same else 0.0
+            g = v if same else 0.0
+            uc[q] = a
+            ec[q] = g
+            scu += a
+            sce += g
+    return su, se, scu, sce
+
+
+@njit(nogil=True, cache=True)
+def _kde_col_add(a: np.ndarray, v: np.ndarray, m: int) -> None:
+    """a[q] += v[0, q] + v[1, q] + v[2, q] + v[3, q], q < m (the column terms of four rows)."""
+    v0, v1, v2, v3 = v[0], v[1], v[2], v[3]
+    for q in range(m):
+        a[q] += (v0[q] + v1[q]) + (v2[q] + v3[q])
 
 
 @njit(nogil=True, cache=True)
@@ -596,55 +683,57 @@ def kde_pair_sums(
 ) -> None:
     """Add the kernel terms of the pairs (i, j), i in start..stop, j > i, to both rows.
 
-    ht : (d, n) float64 C-contiguous (the transposed samples); codes : (n,) int64 class of each
-    row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n) float64, the
-    caller's own accumulator. With ``D`` the squared Euclidean distance of a pair (coordinates
-    summed in order), ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 =
-    exp(-D / 2s^2)`` (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both
-    rows, and to ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with
-    ``D >= cut`` are skipped (the caller picks ``cut`` so that their terms are below the
-    rounding of sums that hold the self term 1). The self terms (1) are not added here.
+    ht : (d, n) float64 C-contiguous, the transposed samples with d even (pad with a zero
+    coordinate) and the samples in ascending order of coordinate 0; codes : (n,) int64 class
+    of each row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n)
+    float64, the caller's own accumulator. With ``D`` the squared Euclidean distance of a
+    pair, ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 = exp(-D / 2s^2)``
+    (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both rows, and to
+    ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with ``D >= cut`` add 0 (the
+    caller picks ``cut`` so that their terms are below the rounding of sums that hold the self
+    term 1), and the columns j whose coordinate 0 alone is farther than sqrt(cut) from the
+    rows' are not visited (the order by coordinate 0 makes them a tail). The self terms (1)
+    are not added here.
 
-    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j (register and L1
-    blocking); each distance feeds both kernels and, when the classes match, the class sums.
+    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j; each step (the
+    distances, the exp, the fourth power and the sums, the column sums) is a 1-d loop over the
+    tile that LLVM vectorises.
     """
-    n = ht.shape[1]
-    b = np.empty((4, _KDE_TILE))
+    x0 = ht[0]
+    reach = math.sqrt(cut) * (1.0 + 1e-12)
+    b = np.zeros((4, _KDE_TILE))  # distances, then e
+    u = np.zeros((4, _KDE_TILE))
+    ec = np.zeros((4, _KDE_TILE))
+    uc = np.zeros((4, _KDE_TILE))
+    t = np.empty(_KDE_TILE)
+    ti = t.view(np.int64)
     own = np.empty((4, 4))  # the four rows' own sums, added once at the end
     for i0 in range(start, stop, 4):
         nr = min(4, stop - i0)
         rows = (i0, i0 + 1 if nr > 1 else i0, i0 + 2 if nr > 2 else i0, i0 + 3 if nr > 3 else i0)
+        jhi = np.searchsorted(x0, x0[i0 + nr - 1] + reach, side="right")
         own[:] = 0.0
-        for jb in range(i0 + 1, n, _KDE_TILE):
-            m = min(_KDE_TILE, n - jb)
+        for jb in range(i0 + 1, jhi, _KDE_TILE):
+            m = min(_KDE_TILE, jhi - jb)
             _kde_tile_distances(ht, rows, jb, m, b)
-            for r in range(nr):
-                i = i0 + r
-                ci = codes[i] if use_codes else 0
-                su = 0.0
-                sl = 0.0
-                cu = 0.0
-                cl = 0.0
-                for q in range(max(0, i + 1 - jb), m):
-                    dd = b[r, q]
-                    if dd < cut:
-                        j = jb + q
-                        e = np.exp(-dd * inv8v)
-                        e2 = e * e
-                        u = e2 * e2
-                        su += u
-                        sl += e
-                        acc[0, j] += u
-                        acc[1, j] += e
-                        if use_codes and codes[j] == ci:
-                            cu += u
-                            cl += e
-                            acc[2, j] += u
-                            acc[3, j] += e
-                own[r, 0] += su
-                own[r, 1] += sl
-                own[r, 2] += cu
-                own[r, 3] += cl
+            for r in range(4):
+                _kde_exp(b[r, :m], -inv8v, cut, t, ti)
+            if jb == i0 + 1:  # the pairs j <= i of the block's own rows
+                for r in range(1, 4):
+                    b[r, : min(r, m)] = 0.0
+            for r in range(nr, 4):  # rows past stop (repeats of row i0)
+                b[r, :m] = 0.0
+            cs = codes[jb : jb + m] if use_codes else codes[:0]
+            for r in range(4):
+                ci = codes[rows[r]] if use_codes else 0
+                sums = _kde_row_terms(b[r, :m], u[r, :m], ec[r, :m], uc[r, :m], cs, ci, use_codes)
+                for k in range(4):
+                    own[r, k] += sums[k]
+            _kde_col_add(acc[0, jb : jb + m], u, m)
+            _kde_col_add(acc[1, jb : jb + m], b, m)
+            if use_codes:
+                _kde_col_add(acc[2, jb : jb + m], uc, m)
+                _kde_col_add(acc[3, jb : jb + m], ec, m)
         for r in range(nr):
-            for t in range(4):
-                acc[t, i0 + r] += own[r, t]
+            for k in range(4):
+                acc[k, i0 + r] += own[r, k]
