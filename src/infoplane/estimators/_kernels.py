@@ -603,27 +603,28 @@ def _kde_tile_distances(ht: np.ndarray, rows: tuple, jb: int, m: int, b: np.ndar
 
 
 @njit(nogil=True, cache=True, fastmath={"contract"})
-def _kde_exp(b: np.ndarray, neg_inv: float, cut: float, t: np.ndarray, ti: np.ndarray) -> None:
-    """b[q] <- exp(b[q] * neg_inv) where b[q] < cut, else 0; in place, (m,) float64.
+def _kde_exp(b: np.ndarray, neg_inv: float, x_min: float, t: np.ndarray, s: np.ndarray) -> None:
+    """b[q] <- exp(x) with x = b[q] * neg_inv where x > x_min, else 0; in place, (m,) float64.
 
     A branch-free exp that LLVM vectorises (numba's ``np.exp`` is a scalar libm call here):
     x = k ln 2 + y with k = round(x / ln 2) and |y| <= ln 2 / 2 (Cody-Waite, two-part ln 2),
     exp(y) by its degree-12 Taylor polynomial (truncation < 2e-16 relative, evaluated in
     Estrin's scheme), times 2**k built from the bits of ``x / ln 2 + 1.5 * 2**52``. Within a
-    few ulp of ``np.exp`` for x >= -700. ``t``/``ti``: a float64 scratch array (>= m) and its
-    int64 view.
+    few ulp of ``np.exp`` for x >= -700 (x_min >= -700). ``t``, ``s``: float64 scratch arrays
+    (>= m).
     """
     m = b.shape[0]
     for q in range(m):
         x = b[q] * neg_inv
-        t[q] = (x if x > _EXP_FLOOR else _EXP_FLOOR) * _LOG2E + _SHIFTER
-    for q in range(m):
-        ti[q] = (ti[q] - _EXP_BIAS) << 52
-    for q in range(m):
-        d = b[q]
-        x = d * neg_inv
         x = x if x > _EXP_FLOOR else _EXP_FLOOR
-        k = (x * _LOG2E + _SHIFTER) - _SHIFTER
+        b[q] = x
+        t[q] = x * _LOG2E + _SHIFTER
+    ti, si = t.view(np.int64), s.view(np.int64)
+    for q in range(m):
+        si[q] = (ti[q] - _EXP_BIAS) << 52
+    for q in range(m):
+        x = b[q]
+        k = t[q] - _SHIFTER
         y = (x - k * _LN2_HI) - k * _LN2_LO
         y2 = y * y
         y4 = y2 * y2
@@ -631,7 +632,7 @@ def _kde_exp(b: np.ndarray, neg_inv: float, cut: float, t: np.ndarray, ti: np.nd
         q1 = (1.0 / 24.0 + y * (1.0 / 120.0)) + y2 * (1.0 / 720.0 + y * (1.0 / 5040.0))
         q2 = (1.0 / 40320.0 + y * (1.0 / 362880.0)) + y2 * (1.0 / 3628800.0 + y * (1.0 / 39916800.0))
         p = (q0 + y4 * q1) + (y4 * y4) * (q2 + y4 * (1.0 / 479001600.0))
-        b[q] = p * t[q] if d < cut else 0.0
+        b[q] = p * s[q] if x > x_min else 0.0
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
@@ -706,7 +707,8 @@ def kde_pair_sums(
     ec = np.zeros((4, _KDE_TILE))
     uc = np.zeros((4, _KDE_TILE))
     t = np.empty(_KDE_TILE)
-    ti = t.view(np.int64)
+    sc = np.empty(_KDE_TILE)
+    x_min = -cut * inv8v
     own = np.empty((4, 4))  # the four rows' own sums, added once at the end
     for i0 in range(start, stop, 4):
         nr = min(4, stop - i0)
@@ -717,7 +719,7 @@ def kde_pair_sums(
             m = min(_KDE_TILE, jhi - jb)
             _kde_tile_distances(ht, rows, jb, m, b)
             for r in range(4):
-                _kde_exp(b[r, :m], -inv8v, cut, t, ti)
+                _kde_exp(b[r, :m], -inv8v, x_min, t, sc)
             if jb == i0 + 1:  # the pairs j <= i of the block's own rows
                 for r in range(1, 4):
                     b[r, : min(r, m)] = 0.0
