@@ -20,7 +20,10 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
 * ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
-  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs.
+  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs
+  j > i (each pair computed once), in tiles of 4 rows x 512 columns whose every step is a
+  vectorised loop, with a polynomial exp (numba's ``np.exp`` is a scalar libm call, 6-8 ns here);
+  samples ordered by coordinate 0 so a row block visits only the columns within the cut.
 * binning: ``bin_codes`` (arithmetic bin guess, one exact comparison per side with the edges,
   mixed-radix code per row), ``sorted_pair_counts`` (counts of codes and of (code, label)
   pairs from one sorted array) and ``plugin_entropy`` (order-independent plug-in entropy of the
