@@ -15,8 +15,8 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   search while the gap in those two coordinates is below its current k-th distance (low joint
   dimension; max-norm for KSG, Euclidean for Kozachenko-Leonenko). One-dimensional counts use a
   binary search on the sorted values.
-* ``fused``: brute force over all pairs, two query rows at a time (each loaded coordinate serves
-  both), with the marginal distances kept in row buffers,
+* ``fused``: brute force over all pairs, four query rows at a time and two coordinates per pass
+  (each loaded coordinate serves the four rows), with the marginal distances kept in row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
 * ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
@@ -159,25 +159,37 @@ def sorted_count_rows(s: np.ndarray, r: np.ndarray, start: int, stop: int, out: 
 
 
 @njit(nogil=True, cache=True)
-def _marginal_rows(at: np.ndarray, i: int, i2: int, buf: np.ndarray, buf2: np.ndarray) -> None:
-    """buf[j] = max_c |at[c, j] - at[c, i]| and buf2[j] the same for row i2, for all j (at: (d, n),
-    C-contiguous); each loaded ``at[c, j]`` serves both rows."""
+def _marginal_rows(at: np.ndarray, rows: tuple, b0: np.ndarray, b1: np.ndarray, b2: np.ndarray, b3: np.ndarray) -> None:
+    """b_r[j] = max_c |at[c, j] - at[c, rows[r]]| for the four rows, all j (at: (d, n),
+    C-contiguous). Two coordinates per pass (each b_r loaded and stored once per two), and
+    each loaded ``at[c, j]`` serves the four rows; every pass is a 1-d loop LLVM vectorises.
+    Exact (abs and max do not round), so any order of the coordinates gives the same bits."""
     n = at.shape[1]
-    v = at[0, i]
-    w = at[0, i2]
-    for j in range(n):
-        x = at[0, j]
-        buf[j] = abs(x - v)
-        buf2[j] = abs(x - w)
-    for c in range(1, at.shape[0]):
-        v = at[c, i]
-        w = at[c, i2]
-        for j in range(n):
-            x = at[c, j]
-            a = abs(x - v)
-            buf[j] = a if a > buf[j] else buf[j]
-            a2 = abs(x - w)
-            buf2[j] = a2 if a2 > buf2[j] else buf2[j]
+    d = at.shape[0]
+    i0, i1, i2, i3 = rows
+    c = 0
+    while c < d:
+        first = c == 0
+        x = at[c]
+        v0, v1, v2, v3 = x[i0], x[i1], x[i2], x[i3]
+        two = c + 2 <= d
+        y = at[c + 1] if two else x
+        w0, w1, w2, w3 = (y[i0], y[i1], y[i2], y[i3]) if two else (v0, v1, v2, v3)
+        for j in range(n):  # with one coordinate left, y is x again: max(a, a) = a
+            a0 = max(abs(x[j] - v0), abs(y[j] - w0))
+            a1 = max(abs(x[j] - v1), abs(y[j] - w1))
+            a2 = max(abs(x[j] - v2), abs(y[j] - w2))
+            a3 = max(abs(x[j] - v3), abs(y[j] - w3))
+            if not first:
+                a0 = a0 if a0 > b0[j] else b0[j]
+                a1 = a1 if a1 > b1[j] else b1[j]
+                a2 = a2 if a2 > b2[j] else b2[j]
+                a3 = a3 if a3 > b3[j] else b3[j]
+            b0[j] = a0
+            b1[j] = a1
+            b2[j] = a2
+            b3[j] = a3
+        c += 2
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -210,25 +222,23 @@ def fused_ksg_rows(
     nx: np.ndarray,
     ny: np.ndarray,
 ) -> None:
-    """KSG-1 statistics of rows start..stop by brute force, two rows at a time.
+    """KSG-1 statistics of rows start..stop by brute force, four rows at a time.
 
     xt : (dx, n), yt : (dy, n) float64 C-contiguous (the transposed samples). Writes ``eps[i]``
     (k-th neighbour joint max-norm distance) and ``nx[i]``, ``ny[i]`` (other samples strictly
     closer than ``eps[i]`` in each marginal).
     """
     n = xt.shape[1]
-    bx = np.empty(n)
-    by = np.empty(n)
-    bx2 = np.empty(n)
-    by2 = np.empty(n)
+    bx = np.empty((4, n))
+    by = np.empty((4, n))
     best = np.empty(k + 1)
-    for i in range(start, stop, 2):
-        i2 = i + 1 if i + 1 < stop else i
-        _marginal_rows(xt, i, i2, bx, bx2)
-        _marginal_rows(yt, i, i2, by, by2)
-        eps[i], nx[i], ny[i] = _fused_row(bx, by, best)
-        if i2 != i:
-            eps[i2], nx[i2], ny[i2] = _fused_row(bx2, by2, best)
+    for i in range(start, stop, 4):
+        nr = min(4, stop - i)
+        rows = (i, i + 1 if nr > 1 else i, i + 2 if nr > 2 else i, i + 3 if nr > 3 else i)
+        _marginal_rows(xt, rows, bx[0], bx[1], bx[2], bx[3])
+        _marginal_rows(yt, rows, by[0], by[1], by[2], by[3])
+        for r in range(nr):
+            eps[i + r], nx[i + r], ny[i + r] = _fused_row(bx[r], by[r], best)
 
 
 @njit(nogil=True, cache=True, inline="always")
