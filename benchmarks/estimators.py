@@ -1,7 +1,11 @@
 """Speed and accuracy of infoplane's estimators against peer implementations, in one process.
 
 Run: ``.venv/bin/python benchmarks/estimators.py [--quick]``. Prints a markdown table and writes
-it to ``benchmarks/out/estimators.md``. Times are the median of 3 wall-clock runs (interleaved);
+it to ``benchmarks/out/estimators.md``. KSG times are the minimum of 5 interleaved wall-clock runs
+in this process, ours and the peers alike (on a shared machine other load only adds time); KDE
+times the minimum of 7 (ours, with all available threads and with ``OMP_NUM_THREADS=1``), 5 (the
+``kde`` estimator) and 3 (the ibsgd peer; 2 with ``--quick``) interleaved runs per width, d = 1..12
+(1, 6, 12 with ``--quick``);
 the binning rows (both sides single-threaded) the median CPU seconds of 7 interleaved runs, which
 a shared machine's descheduling does not inflate (``--binning-only`` runs just those); ratio =
 infoplane time / peer time (below 1 means infoplane is faster).
@@ -30,11 +34,14 @@ Peers:
   (:func:`infoplane.estimators.kde.ibsgd_bounds`: full ``cdist`` matrix and ``logsumexp``), against
   infoplane's one-pass :func:`~infoplane.estimators.kde.kde_bounds` (all four numbers) and the ``kde``
   estimator called as the analysis step calls it (upper and lower, sample ids and labels: 4 calls).
+  Each row gives the worst width (the slowest of ours) and the peer's time at that width; lines
+  starting with ``#`` give every width.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -45,7 +52,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from infoplane.estimators import get_estimator, kde, mutual_information
-from infoplane.estimators.knn import _standardise_jitter
+from infoplane.estimators.knn import _n_threads, _standardise_jitter
 from infoplane.units import nats_to_bits
 
 K = 5
@@ -104,39 +111,92 @@ def kde_layers(widths: list[int], n: int = 4096, seed: int = 0) -> tuple[list[np
     return layers, rng.integers(0, 2, n)
 
 
-def kde_estimator_calls(layers: list[np.ndarray], labels: np.ndarray, noise_variance: float) -> np.ndarray:
+def kde_estimator_calls(t: np.ndarray, labels: np.ndarray, noise_variance: float) -> np.ndarray:
     """The ``kde`` estimator as the analysis step runs it: upper and lower on (ids, t), (t, y)."""
     kde._CACHE.clear()  # no reuse between timed repeats
     ids = np.arange(len(labels))
     ests = [get_estimator("kde", noise_variance=noise_variance, bound=b) for b in ("upper", "lower")]
-    return np.array([[e.estimate(z, t) for e in ests for z in (ids, labels)] for t in layers])
+    return np.array([e.estimate(z, t) for e in ests for z in (ids, labels)])
 
 
-def _bounds_table(bounds: list) -> np.ndarray:
-    """(layers, 4) array of KDEBounds in the estimator calls' order (upper X, upper Y, lower X, lower Y)."""
-    return np.array([[b.i_xt_upper, b.i_ty_upper, b.i_xt_lower, b.i_ty_lower] for b in bounds])
+def _bounds_row(b: kde.KDEBounds) -> np.ndarray:
+    """(4,) KDEBounds in the estimator calls' order (upper X, upper Y, lower X, lower Y)."""
+    return np.array([b.i_xt_upper, b.i_ty_upper, b.i_xt_lower, b.i_ty_lower])
+
+
+def one_thread(fn):
+    """``fn`` run with ``OMP_NUM_THREADS=1`` (infoplane's kernels then use one thread)."""
+
+    def run():
+        old = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            return fn()
+        finally:
+            if old is None:
+                del os.environ["OMP_NUM_THREADS"]
+            else:
+                os.environ["OMP_NUM_THREADS"] = old
+
+    return run
+
+
+def min_timed(fns: dict, repeats: dict) -> dict:
+    """Interleaved rounds, ``repeats[name]`` of them for each function; returns name -> (minimum
+    wall-clock seconds, last value). The minimum: on a shared machine other load only adds time."""
+    times: dict = {k: [] for k in fns}
+    vals: dict = {}
+    for r in range(max(repeats.values())):
+        for name, fn in fns.items():
+            if r < repeats[name]:
+                t0 = time.perf_counter()
+                vals[name] = fn()
+                times[name].append(time.perf_counter() - t0)
+    return {k: (min(v), vals[k]) for k, v in times.items()}
 
 
 def kde_rows(quick: bool) -> list[str]:
-    """KDE section: s per layer-epoch (n = 4096) and the largest difference from the peer."""
-    widths = [10, 3] if quick else [10, 7, 5, 4, 3]
+    """KDE section: s per (layer, epoch) at n = 4096, widths 1..12, the worst width of each variant
+    against the peer at that width, and the largest difference from the peer over all widths."""
+    widths = [1, 6, 12] if quick else list(range(1, 13))
     layers, labels = kde_layers(widths)
+    threads = _n_threads()
+    variants = {
+        f"kde_bounds (one pass), {threads} threads": "ours",
+        "kde_bounds (one pass), 1 thread": "ours 1 thread",
+        f"kde estimator, 4 calls, {threads} threads": "estimator",
+    }
     rows = []
     for s2 in (1e-3, 0.1):
-        res = timed(
-            {
-                "ours": lambda s2=s2: _bounds_table([kde.kde_bounds(t, labels, s2) for t in layers]),
-                "estimator": lambda s2=s2: kde_estimator_calls(layers, labels, s2),
-                "peer": lambda s2=s2: _bounds_table([kde.ibsgd_bounds(t, labels, s2) for t in layers]),
-            }
-        )
-        (tp, vp), m = res.pop("peer"), len(layers)
-        for name, (t, v) in res.items():
-            what = "kde_bounds (one pass)" if name == "ours" else "kde estimator, 4 calls"
+        per_width = []
+        for w, t in zip(widths, layers, strict=True):
+            res = min_timed(
+                {
+                    "ours": lambda t=t, s2=s2: _bounds_row(kde.kde_bounds(t, labels, s2)),
+                    "ours 1 thread": one_thread(lambda t=t, s2=s2: _bounds_row(kde.kde_bounds(t, labels, s2))),
+                    "estimator": lambda t=t, s2=s2: kde_estimator_calls(t, labels, s2),
+                    "peer": lambda t=t, s2=s2: _bounds_row(kde.ibsgd_bounds(t, labels, s2)),
+                },
+                {"ours": 7, "ours 1 thread": 7, "estimator": 5, "peer": 2 if quick else 3},
+            )
+            vp = res["peer"][1]
+            diff = max(float(np.abs(v - vp).max()) for v in (res[k][1] for k in variants.values()))
+            per_width.append((w, res, diff))
+            print(
+                f"# KDE s2={s2:g} d={w}: " + ", ".join(f"{k} {v[0]:.4f} s" for k, v in res.items())
+                + f", max abs diff {diff:.1e} bits",
+                flush=True,
+            )
+        diff = max(d for _, _, d in per_width)
+        peer_sum = sum(float(r["peer"][1].sum()) for _, r, _ in per_width)
+        for what, key in variants.items():
+            w, res, _ = max(per_width, key=lambda p, key=key: p[1][key][0])
+            t, tp = res[key][0], res["peer"][0]
             rows.append(
-                f"| KDE {what}, I(X;T)+I(T;Y) upper+lower, s2={s2:g}, s per layer-epoch (4096 x {widths}) | - | "
-                f"{t / m:.4f} | max abs diff {np.abs(v - vp).max():.1e} bits | ibsgd numpy | {tp / m:.4f} | "
-                f"sum {vp.sum():.4f} | {t / tp:.3f} |"
+                f"| KDE {what}, I(X;T)+I(T;Y) upper+lower, s2={s2:g}, s per layer-epoch (4096 x d), worst of "
+                f"d in {{{', '.join(map(str, widths))}}}: d={w} | - | {t:.4f} | max abs diff {diff:.1e} bits | "
+                f"ibsgd numpy | "
+                f"{tp:.4f} (d={w}) | sum {peer_sum:.4f} | {t / tp:.4f} |"
             )
             print(rows[-1], flush=True)
     return rows
@@ -223,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 fns["npeet-style"] = lambda x=x, y=y: npeet_style_ksg(x, y)
             if dx == 1 and dy == 1:
                 fns["sklearn"] = lambda x=x, y=y: sklearn_ksg(x, y)
-            res = timed(fns)
+            res = min_timed(fns, dict.fromkeys(fns, 5))
             t_ours, v_ours = res.pop("infoplane ksg")
             for peer, (tp, vp) in res.items():
                 rows.append(
@@ -255,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(__file__).resolve().parent / "out" / "estimators.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        "# Estimator benchmark\n\nMedian of 3 interleaved runs, wall-clock seconds, "
+        "# Estimator benchmark\n\nWall-clock seconds (KSG, KDE: minimum of interleaved runs; binning: median CPU "
+        "seconds, see benchmarks/estimators.py), "
         f"{'--quick, ' if args.quick else ''}correlated Gaussians rho=0.5 per coordinate pair, k={K}.\n\n"
         + table
         + "\n"

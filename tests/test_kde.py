@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from scipy.special import logsumexp
 
-from infoplane.estimators import get_estimator, knn
+from infoplane.estimators import _kernels, get_estimator, knn
 from infoplane.estimators.kde import ibsgd_bounds, kde_bounds, mixture_log_sums
 
 FIELDS = ("i_xt_upper", "i_xt_lower", "i_ty_upper", "i_ty_lower")
@@ -28,6 +28,9 @@ def _values(b) -> np.ndarray:
         (517, 1, 1e-2, 7),
         (6, 2, 0.5, 3),  # fewer rows than one block per thread
         (300, 12, 1e-4, 1),  # one class: I(T;Y) = 0
+        (2050, 12, 0.1, 2),  # ibsgd's notebooks' noise at the widest layer: every pair inside the cut
+        (1203, 5, 1e-3, 2),  # odd width (the kernel pads a zero coordinate)
+        (998, 1, 0.1, 3),
     ],
 )
 def test_bounds_equal_ibsgd_reference(n, d, noise_variance, classes):
@@ -129,3 +132,31 @@ def test_separated_points_both_bounds_reach_log_k_plus_noise_entropy():
     b = kde_bounds(h, np.zeros(k * per, dtype=int), s2)
     assert b.i_xt_upper == pytest.approx(3.0, abs=1e-6)
     assert b.i_xt_lower == pytest.approx(3.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("noise_variance", [1e-3, 0.1])
+def test_ties_and_saturation_in_the_sorted_coordinate(noise_variance):
+    # the kernel orders the samples by coordinate 0 and visits a window of it: saturated tanh
+    # units (many samples at exactly +-1), a constant coordinate 0 and coarse ties must not
+    # drop or double any pair
+    rng = np.random.default_rng(7)
+    n = 1500
+    h = np.clip(rng.standard_normal((n, 4)) * 2, -1, 1)
+    h[:, 1] = np.round(h[:, 1], 1)
+    labels = rng.integers(0, 3, n)
+    for hh in (h, h[:, ::-1], np.column_stack([np.full(n, 0.5), h])):
+        ours, ref = kde_bounds(hh, labels, noise_variance), ibsgd_bounds(hh, labels, noise_variance)
+        np.testing.assert_allclose(_values(ours), _values(ref), rtol=0, atol=1e-9)
+
+
+def test_vectorised_exp_matches_numpy():
+    # the kernel's polynomial exp against np.exp over the exponents it meets, and its cut
+    rng = np.random.default_rng(8)
+    x = np.concatenate([-rng.uniform(0, 50, 3000), -rng.uniform(0, 700, 1000), [0.0, -1e-300, -700.0]])
+    got = -x  # distances D, with neg_inv = -1: exponent x
+    m = len(x)
+    _kernels._kde_exp(got, -1.0, -800.0, np.empty(m), np.empty(m))
+    np.testing.assert_allclose(got, np.exp(x), rtol=1e-15, atol=0)  # a few ulp
+    cut = -x
+    _kernels._kde_exp(cut, -1.0, -30.0, np.empty(m), np.empty(m))
+    np.testing.assert_array_equal(cut == 0.0, x <= -30.0)

@@ -15,12 +15,15 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   search while the gap in those two coordinates is below its current k-th distance (low joint
   dimension; max-norm for KSG, Euclidean for Kozachenko-Leonenko). One-dimensional counts use a
   binary search on the sorted values.
-* ``fused``: brute force over all pairs, two query rows at a time (each loaded coordinate serves
-  both), with the marginal distances kept in row buffers,
+* ``fused``: brute force over all pairs, four query rows at a time and two coordinates per pass
+  (each loaded coordinate serves the four rows), with the marginal distances kept in row buffers,
   the k-th joint distance selected on the fly and both marginal counts taken in the same pass
   (high joint dimension; no n x n matrix is formed).
 * ``kde_pair_sums``: the Gaussian-kernel sums of the Kolchinsky-Tracey bounds (:mod:`infoplane.
-  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs.
+  estimators.kde`), both kernel widths and the same-class sums from one pass over the pairs
+  j > i (each pair computed once), in tiles of 4 rows x 512 columns whose every step is a
+  vectorised loop, with a polynomial exp (numba's ``np.exp`` is a scalar libm call, 6-8 ns here);
+  samples ordered by coordinate 0 so a row block visits only the columns within the cut.
 * binning: ``bin_digits`` (arithmetic bin guess, exact when far from an edge, else corrected
   by one comparison per side with the edges), ``sorted_pair_counts``
   (counts of codes and of (code, label) pairs from one sorted array) and ``plugin_entropy``
@@ -31,6 +34,8 @@ few seconds once.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -155,25 +160,37 @@ def sorted_count_rows(s: np.ndarray, r: np.ndarray, start: int, stop: int, out: 
 
 
 @njit(nogil=True, cache=True)
-def _marginal_rows(at: np.ndarray, i: int, i2: int, buf: np.ndarray, buf2: np.ndarray) -> None:
-    """buf[j] = max_c |at[c, j] - at[c, i]| and buf2[j] the same for row i2, for all j (at: (d, n),
-    C-contiguous); each loaded ``at[c, j]`` serves both rows."""
+def _marginal_rows(at: np.ndarray, rows: tuple, b0: np.ndarray, b1: np.ndarray, b2: np.ndarray, b3: np.ndarray) -> None:
+    """b_r[j] = max_c |at[c, j] - at[c, rows[r]]| for the four rows, all j (at: (d, n),
+    C-contiguous). Two coordinates per pass (each b_r loaded and stored once per two), and
+    each loaded ``at[c, j]`` serves the four rows; every pass is a 1-d loop LLVM vectorises.
+    Exact (abs and max do not round), so any order of the coordinates gives the same bits."""
     n = at.shape[1]
-    v = at[0, i]
-    w = at[0, i2]
-    for j in range(n):
-        x = at[0, j]
-        buf[j] = abs(x - v)
-        buf2[j] = abs(x - w)
-    for c in range(1, at.shape[0]):
-        v = at[c, i]
-        w = at[c, i2]
-        for j in range(n):
-            x = at[c, j]
-            a = abs(x - v)
-            buf[j] = a if a > buf[j] else buf[j]
-            a2 = abs(x - w)
-            buf2[j] = a2 if a2 > buf2[j] else buf2[j]
+    d = at.shape[0]
+    i0, i1, i2, i3 = rows
+    c = 0
+    while c < d:
+        first = c == 0
+        x = at[c]
+        v0, v1, v2, v3 = x[i0], x[i1], x[i2], x[i3]
+        two = c + 2 <= d
+        y = at[c + 1] if two else x
+        w0, w1, w2, w3 = (y[i0], y[i1], y[i2], y[i3]) if two else (v0, v1, v2, v3)
+        for j in range(n):  # with one coordinate left, y is x again: max(a, a) = a
+            a0 = max(abs(x[j] - v0), abs(y[j] - w0))
+            a1 = max(abs(x[j] - v1), abs(y[j] - w1))
+            a2 = max(abs(x[j] - v2), abs(y[j] - w2))
+            a3 = max(abs(x[j] - v3), abs(y[j] - w3))
+            if not first:
+                a0 = a0 if a0 > b0[j] else b0[j]
+                a1 = a1 if a1 > b1[j] else b1[j]
+                a2 = a2 if a2 > b2[j] else b2[j]
+                a3 = a3 if a3 > b3[j] else b3[j]
+            b0[j] = a0
+            b1[j] = a1
+            b2[j] = a2
+            b3[j] = a3
+        c += 2
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -206,25 +223,23 @@ def fused_ksg_rows(
     nx: np.ndarray,
     ny: np.ndarray,
 ) -> None:
-    """KSG-1 statistics of rows start..stop by brute force, two rows at a time.
+    """KSG-1 statistics of rows start..stop by brute force, four rows at a time.
 
     xt : (dx, n), yt : (dy, n) float64 C-contiguous (the transposed samples). Writes ``eps[i]``
     (k-th neighbour joint max-norm distance) and ``nx[i]``, ``ny[i]`` (other samples strictly
     closer than ``eps[i]`` in each marginal).
     """
     n = xt.shape[1]
-    bx = np.empty(n)
-    by = np.empty(n)
-    bx2 = np.empty(n)
-    by2 = np.empty(n)
+    bx = np.empty((4, n))
+    by = np.empty((4, n))
     best = np.empty(k + 1)
-    for i in range(start, stop, 2):
-        i2 = i + 1 if i + 1 < stop else i
-        _marginal_rows(xt, i, i2, bx, bx2)
-        _marginal_rows(yt, i, i2, by, by2)
-        eps[i], nx[i], ny[i] = _fused_row(bx, by, best)
-        if i2 != i:
-            eps[i2], nx[i2], ny[i2] = _fused_row(bx2, by2, best)
+    for i in range(start, stop, 4):
+        nr = min(4, stop - i)
+        rows = (i, i + 1 if nr > 1 else i, i + 2 if nr > 2 else i, i + 3 if nr > 3 else i)
+        _marginal_rows(xt, rows, bx[0], bx[1], bx[2], bx[3])
+        _marginal_rows(yt, rows, by[0], by[1], by[2], by[3])
+        for r in range(nr):
+            eps[i + r], nx[i + r], ny[i + r] = _fused_row(bx[r], by[r], best)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -588,27 +603,113 @@ def is_arange(col: np.ndarray) -> bool:
     return True
 
 
-#: Columns of one tile of :func:`kde_pair_sums` (4 x tile distances stay in L1).
+#: Columns of one tile of :func:`kde_pair_sums` (the tile's buffers stay in L1).
 _KDE_TILE = 512
+#: ``1.5 * 2**52``: ``t + _SHIFTER`` rounds |t| < 2**51 to an integer held in the low mantissa
+#: bits (the round-to-nearest-even of the FPU, no float-to-int conversion needed).
+_SHIFTER = 6755399441055744.0
+_LOG2E = 1.4426950408889634
+#: ln 2 split in a head with trailing zero bits (k * _LN2_HI is exact for |k| < 2**11) and a tail.
+_LN2_HI = 0.693147180369123816490
+_LN2_LO = 1.90821492927058770002e-10
+#: bits of ``_SHIFTER`` minus the exponent bias: ``(bits(t + _SHIFTER) - _EXP_BIAS) << 52`` is
+#: the bit pattern of 2**k for the integer k = t rounded.
+_EXP_BIAS = 0x4338000000000000 - 1023
+#: Lowest exponent passed to the polynomial (exp(-700) ~ 1e-304 is still a normal number).
+_EXP_FLOOR = -700.0
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _kde_tile_distances(ht: np.ndarray, rows: tuple, jb: int, m: int, b: np.ndarray) -> None:
-    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m,
-    coordinates summed in order; each loaded ``ht[c, j]`` serves the four rows."""
+    """b[r, q] = squared Euclidean distance of rows ``rows[r]`` (4 of them) and jb + q, q < m.
+
+    ht has an even number of coordinates (the caller pads with a zero row), taken two at a
+    time so each row of ``b`` is loaded and stored once per two coordinates; each loaded
+    ``ht[c, j]`` serves the four rows. Every row of ``b`` is a 1-d loop LLVM vectorises.
+    """
     ia, ib, ic, id_ = rows
-    for c in range(ht.shape[0]):
+    b0, b1, b2, b3 = b[0], b[1], b[2], b[3]
+    for c in range(0, ht.shape[0], 2):
+        x, y = ht[c, jb : jb + m], ht[c + 1, jb : jb + m]
         v0, v1, v2, v3 = ht[c, ia], ht[c, ib], ht[c, ic], ht[c, id_]
+        w0, w1, w2, w3 = ht[c + 1, ia], ht[c + 1, ib], ht[c + 1, ic], ht[c + 1, id_]
+        first = c == 0
         for q in range(m):
-            x = ht[c, jb + q]
-            t0, t1, t2, t3 = x - v0, x - v1, x - v2, x - v3
-            if c == 0:
-                b[0, q], b[1, q], b[2, q], b[3, q] = t0 * t0, t1 * t1, t2 * t2, t3 * t3
-            else:
-                b[0, q] += t0 * t0
-                b[1, q] += t1 * t1
-                b[2, q] += t2 * t2
-                b[3, q] += t3 * t3
+            s0, s1, s2, s3 = x[q] - v0, x[q] - v1, x[q] - v2, x[q] - v3
+            t0, t1, t2, t3 = y[q] - w0, y[q] - w1, y[q] - w2, y[q] - w3
+            b0[q] = (0.0 if first else b0[q]) + (s0 * s0 + t0 * t0)
+            b1[q] = (0.0 if first else b1[q]) + (s1 * s1 + t1 * t1)
+            b2[q] = (0.0 if first else b2[q]) + (s2 * s2 + t2 * t2)
+            b3[q] = (0.0 if first else b3[q]) + (s3 * s3 + t3 * t3)
+
+
+@njit(nogil=True, cache=True, fastmath={"contract"})
+def _kde_exp(b: np.ndarray, neg_inv: float, x_min: float, t: np.ndarray, s: np.ndarray) -> None:
+    """b[q] <- exp(x) with x = b[q] * neg_inv where x > x_min, else 0; in place, (m,) float64.
+
+    A branch-free exp that LLVM vectorises (numba's ``np.exp`` is a scalar libm call here):
+    x = k ln 2 + y with k = round(x / ln 2) and |y| <= ln 2 / 2 (Cody-Waite, two-part ln 2),
+    exp(y) by its degree-12 Taylor polynomial (truncation < 2e-16 relative, evaluated in
+    Estrin's scheme), times 2**k built from the bits of ``x / ln 2 + 1.5 * 2**52``. Within a
+    few ulp of ``np.exp`` for x >= -700 (x_min >= -700). ``t``, ``s``: float64 scratch arrays
+    (>= m).
+    """
+    m = b.shape[0]
+    for q in range(m):
+        x = b[q] * neg_inv
+        x = x if x > _EXP_FLOOR else _EXP_FLOOR
+        b[q] = x
+        t[q] = x * _LOG2E + _SHIFTER
+    ti, si = t.view(np.int64), s.view(np.int64)
+    for q in range(m):
+        si[q] = (ti[q] - _EXP_BIAS) << 52
+    for q in range(m):
+        x = b[q]
+        k = t[q] - _SHIFTER
+        y = (x - k * _LN2_HI) - k * _LN2_LO
+        y2 = y * y
+        y4 = y2 * y2
+        q0 = (1.0 + y) + y2 * (0.5 + y * (1.0 / 6.0))
+        q1 = (1.0 / 24.0 + y * (1.0 / 120.0)) + y2 * (1.0 / 720.0 + y * (1.0 / 5040.0))
+        q2 = (1.0 / 40320.0 + y * (1.0 / 362880.0)) + y2 * (1.0 / 3628800.0 + y * (1.0 / 39916800.0))
+        p = (q0 + y4 * q1) + (y4 * y4) * (q2 + y4 * (1.0 / 479001600.0))
+        b[q] = p * s[q] if x > x_min else 0.0
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
+def _kde_row_terms(
+    e: np.ndarray, u: np.ndarray, ec: np.ndarray, uc: np.ndarray, cs: np.ndarray, c: int, use_codes: bool
+) -> tuple[float, float, float, float]:
+    """From one row's Bhattacharyya terms e (m,): u = e**4 (the KL terms), the class-masked
+    ``ec``/``uc`` (zero where ``cs != c``), and the four sums (u, e, uc, ec)."""
+    su = 0.0
+    se = 0.0
+    scu = 0.0
+    sce = 0.0
+    for q in range(e.shape[0]):
+        v = e[q]
+        w = v * v
+        w = w * w
+        u[q] = w
+        su += w
+        se += v
+        if use_codes:
+            same = cs[q] == c
+            a = w if same else 0.0
+            g = v if same else 0.0
+            uc[q] = a
+            ec[q] = g
+            scu += a
+            sce += g
+    return su, se, scu, sce
+
+
+@njit(nogil=True, cache=True)
+def _kde_col_add(a: np.ndarray, v: np.ndarray, m: int) -> None:
+    """a[q] += v[0, q] + v[1, q] + v[2, q] + v[3, q], q < m (the column terms of four rows)."""
+    v0, v1, v2, v3 = v[0], v[1], v[2], v[3]
+    for q in range(m):
+        a[q] += (v0[q] + v1[q]) + (v2[q] + v3[q])
 
 
 @njit(nogil=True, cache=True)
@@ -624,55 +725,58 @@ def kde_pair_sums(
 ) -> None:
     """Add the kernel terms of the pairs (i, j), i in start..stop, j > i, to both rows.
 
-    ht : (d, n) float64 C-contiguous (the transposed samples); codes : (n,) int64 class of each
-    row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n) float64, the
-    caller's own accumulator. With ``D`` the squared Euclidean distance of a pair (coordinates
-    summed in order), ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 =
-    exp(-D / 2s^2)`` (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both
-    rows, and to ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with
-    ``D >= cut`` are skipped (the caller picks ``cut`` so that their terms are below the
-    rounding of sums that hold the self term 1). The self terms (1) are not added here.
+    ht : (d, n) float64 C-contiguous, the transposed samples with d even (pad with a zero
+    coordinate) and the samples in ascending order of coordinate 0; codes : (n,) int64 class
+    of each row (read only when ``use_codes``); ``inv8v = 1 / (8 s^2)``; acc : (4, n)
+    float64, the caller's own accumulator. With ``D`` the squared Euclidean distance of a
+    pair, ``e = exp(-D / 8s^2)`` (the Bhattacharyya kernel) and ``u = e^4 = exp(-D / 2s^2)``
+    (the KL kernel) are added to ``acc[0]`` (u) and ``acc[1]`` (e) of both rows, and to
+    ``acc[2]``, ``acc[3]`` when the two rows share a class. Pairs with ``D >= cut`` add 0 (the
+    caller picks ``cut`` so that their terms are below the rounding of sums that hold the self
+    term 1), and the columns j whose coordinate 0 alone is farther than sqrt(cut) from the
+    rows' are not visited (the order by coordinate 0 makes them a tail). The self terms (1)
+    are not added here.
 
-    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j (register and L1
-    blocking); each distance feeds both kernels and, when the classes match, the class sums.
+    Rows are taken four at a time against tiles of ``_KDE_TILE`` columns j; each step (the
+    distances, the exp, the fourth power and the sums, the column sums) is a 1-d loop over the
+    tile that LLVM vectorises.
     """
-    n = ht.shape[1]
-    b = np.empty((4, _KDE_TILE))
+    x0 = ht[0]
+    reach = math.sqrt(cut) * (1.0 + 1e-12)
+    b = np.zeros((4, _KDE_TILE))  # distances, then e
+    u = np.zeros((4, _KDE_TILE))
+    ec = np.zeros((4, _KDE_TILE))
+    uc = np.zeros((4, _KDE_TILE))
+    t = np.empty(_KDE_TILE)
+    sc = np.empty(_KDE_TILE)
+    x_min = -cut * inv8v
     own = np.empty((4, 4))  # the four rows' own sums, added once at the end
     for i0 in range(start, stop, 4):
         nr = min(4, stop - i0)
         rows = (i0, i0 + 1 if nr > 1 else i0, i0 + 2 if nr > 2 else i0, i0 + 3 if nr > 3 else i0)
+        jhi = np.searchsorted(x0, x0[i0 + nr - 1] + reach, side="right")
         own[:] = 0.0
-        for jb in range(i0 + 1, n, _KDE_TILE):
-            m = min(_KDE_TILE, n - jb)
+        for jb in range(i0 + 1, jhi, _KDE_TILE):
+            m = min(_KDE_TILE, jhi - jb)
             _kde_tile_distances(ht, rows, jb, m, b)
-            for r in range(nr):
-                i = i0 + r
-                ci = codes[i] if use_codes else 0
-                su = 0.0
-                sl = 0.0
-                cu = 0.0
-                cl = 0.0
-                for q in range(max(0, i + 1 - jb), m):
-                    dd = b[r, q]
-                    if dd < cut:
-                        j = jb + q
-                        e = np.exp(-dd * inv8v)
-                        e2 = e * e
-                        u = e2 * e2
-                        su += u
-                        sl += e
-                        acc[0, j] += u
-                        acc[1, j] += e
-                        if use_codes and codes[j] == ci:
-                            cu += u
-                            cl += e
-                            acc[2, j] += u
-                            acc[3, j] += e
-                own[r, 0] += su
-                own[r, 1] += sl
-                own[r, 2] += cu
-                own[r, 3] += cl
+            for r in range(4):
+                _kde_exp(b[r, :m], -inv8v, x_min, t, sc)
+            if jb == i0 + 1:  # the pairs j <= i of the block's own rows
+                for r in range(1, 4):
+                    b[r, : min(r, m)] = 0.0
+            for r in range(nr, 4):  # rows past stop (repeats of row i0)
+                b[r, :m] = 0.0
+            cs = codes[jb : jb + m] if use_codes else codes[:0]
+            for r in range(4):
+                ci = codes[rows[r]] if use_codes else 0
+                sums = _kde_row_terms(b[r, :m], u[r, :m], ec[r, :m], uc[r, :m], cs, ci, use_codes)
+                for k in range(4):
+                    own[r, k] += sums[k]
+            _kde_col_add(acc[0, jb : jb + m], u, m)
+            _kde_col_add(acc[1, jb : jb + m], b, m)
+            if use_codes:
+                _kde_col_add(acc[2, jb : jb + m], uc, m)
+                _kde_col_add(acc[3, jb : jb + m], ec, m)
         for r in range(nr):
-            for t in range(4):
-                acc[t, i0 + r] += own[r, t]
+            for k in range(4):
+                acc[k, i0 + r] += own[r, k]

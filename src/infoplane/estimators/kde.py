@@ -63,13 +63,17 @@ def mixture_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: fl
 
     Every sum holds the self term ``exp(0) = 1``, the largest term of its row, so it is
     formed without a max shift (the log-sum-exp's per-row max is exactly 0) and never
-    underflows; the pair terms come from one pass (``exp(-D/2s^2) = exp(-D/8s^2)^4``).
+    underflows; the pair terms come from one pass (``exp(-D/2s^2) = exp(-D/8s^2)^4``) over
+    the samples sorted by coordinate 0 (the kernel skips the columns farther than the cut in
+    that coordinate) with the width padded to an even number of coordinates (a zero one).
     """
     h = np.asarray(h, dtype=np.float64)
-    n = h.shape[0]
-    ht = np.ascontiguousarray(h.T)
+    n, d = h.shape
+    order = np.argsort(h[:, 0], kind="stable")  # the kernel visits only a window of coordinate 0
+    ht = np.zeros((d + d % 2, n))  # an even number of coordinates: a zero one adds exactly 0
+    ht[:d] = h[order].T
     use_codes = codes is not None
-    cs = np.ascontiguousarray(codes, dtype=np.int64) if use_codes else np.zeros(1, dtype=np.int64)
+    cs = np.ascontiguousarray(codes[order], dtype=np.int64) if codes is not None else np.zeros(1, dtype=np.int64)
     inv8v = 1.0 / (8.0 * noise_variance)
     cut = (_CUT_NATS + math.log(n)) * 8.0 * noise_variance
 
@@ -80,7 +84,8 @@ def mixture_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: fl
 
     acc = sum(_run_kernel(block, n, 256, split=_triangle_split))
     acc += 1.0  # the self terms
-    out = np.log(acc)
+    out = np.empty((4, n))
+    out[:, order] = np.log(acc)
     if not use_codes:
         out[2:] = 0.0
     return out
