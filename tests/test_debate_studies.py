@@ -119,7 +119,9 @@ def test_saxe_fixed_width_bins_grow_with_the_activations(saxe):
 
 @pytest.fixture(scope="module")
 def chelombiev(tmp_path_factory):
-    cfg = tiny_variant("chelombiev2019", [0], 20)
+    # two weight decays of the shipped three (without and with, at the code's default)
+    cfg = tiny_variant("chelombiev2019", [0], 20,
+                       sweep={"model.activation": ["tanh", "relu", "softplus"], "training.weight_decay": [0.0, 0.015]})
     return run_study(tmp_path_factory, "chelombiev2019", cfg)
 
 

@@ -325,6 +325,8 @@ def _clustering_panel(ax: plt.Axes, data: _MIData, stats: pd.DataFrame, layer: s
     band(twin, s["epoch"], s["mean"], s["std"], "0.15", lw=1.4, ls="--", label="clustering score",
          gid=f"clustering:{layer}")
     twin.grid(False)
+    for a in (ax, twin):  # no "+1.199e1" offset text above a panel whose I(X;T) sits near log2 n
+        a.ticklabel_format(axis="y", style="plain", useOffset=False)
     epoch_axis(ax, max_epoch)
     return twin
 
