@@ -124,7 +124,7 @@ def test_dry_run_plans_the_summary_and_comparison_figures(tmp_path, tiny_config)
     assert figures(plan["sweep_figure"][0]) == {f"{f}.{e}" for f in sweep_figs for e in ("png", "pdf")}
     for outs in plan["figures"]:
         assert {o.split(".")[0] for o in figures(outs)} == {"information_plane", "mi_vs_epoch", "training_curves",
-                                                            "dynamics"}
+                                                            "dynamics", "sgd_phases"}
 
     cfg["analysis"] = {"clustering": True}
     for c in conds:  # the geometry tables (written by the geometry stage) are there

@@ -34,6 +34,9 @@ __all__ = ["KDEBounds", "KDEEstimator", "ibsgd_bounds", "kde_bounds", "mixture_l
 #: skipped: all of them together change a row's sum (which holds the self term 1) by less
 #: than 1e-16 relative, below the rounding of the sum.
 _CUT_NATS = 37.0
+#: Row chunks of the pair pass (at most; fewer below 256 rows each): a fixed partition, so the
+#: result is the same whatever the number of threads.
+_CHUNKS = 8
 
 
 def _triangle_split(n: int, threads: int) -> np.ndarray:
@@ -77,12 +80,23 @@ def mixture_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: fl
     inv8v = 1.0 / (8.0 * noise_variance)
     cut = (_CUT_NATS + math.log(n)) * 8.0 * noise_variance
 
-    def block(s: int, e: int) -> np.ndarray:
+    # Fixed row chunks (from n alone, never from the thread count), each with its own
+    # accumulator, summed in chunk order: the sums, to the last bit, do not depend on how many
+    # threads ran the chunks (a pair's column term lands in the chunk of its row).
+    bounds = _triangle_split(n, max(1, min(_CHUNKS, n // 256)))
+
+    def chunk(c: int) -> np.ndarray:
         acc = np.zeros((4, n))
-        _kernels.kde_pair_sums(ht, cs, use_codes, inv8v, cut, s, e, acc)
+        _kernels.kde_pair_sums(ht, cs, use_codes, inv8v, cut, int(bounds[c]), int(bounds[c + 1]), acc)
         return acc
 
-    acc = sum(_run_kernel(block, n, 256, split=_triangle_split))
+    def chunks(first: int, last: int) -> list[np.ndarray]:
+        return [chunk(c) for c in range(first, last)]
+
+    parts = [a for block in _run_kernel(chunks, len(bounds) - 1, 1) for a in block]
+    acc = parts[0]
+    for part in parts[1:]:
+        acc += part
     acc += 1.0  # the self terms
     out = np.empty((4, n))
     out[:, order] = np.log(acc)
