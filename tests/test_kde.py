@@ -175,3 +175,20 @@ def test_pair_sums_do_not_depend_on_the_thread_count(monkeypatch):
         monkeypatch.setenv("OMP_NUM_THREADS", threads)
         out.append(kde.mixture_log_sums(h, labels, 0.1))
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_estimate_does_not_depend_on_which_side_was_estimated_first():
+    """The kde estimator's I(X;T) with sample ids is the same number whether or not the labels
+    side of the same layer was estimated before in this process (the cache serves only the
+    same call; a labels pass rounds its all-sample sums differently in the last bit)."""
+    from infoplane.estimators import get_estimator, kde
+
+    rng = np.random.default_rng(5)
+    h = np.tanh(2 * rng.normal(size=(2000, 4)))
+    labels, ids = rng.integers(0, 2, size=2000), np.arange(2000)
+    est = get_estimator("kde", noise_variance=0.1)
+    kde._CACHE.clear()
+    first = est.estimate_with_error(ids, h)
+    kde._CACHE.clear()
+    est.estimate_with_error(h, labels)
+    assert est.estimate_with_error(ids, h) == first

@@ -118,8 +118,8 @@ def _digest(a: np.ndarray) -> bytes:
 def _cached_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: float) -> np.ndarray:
     """:func:`mixture_log_sums`, remembering the last few results by the content of (h, codes,
     noise_variance): the ``kde`` estimator is called once per bound and per side (sample ids,
-    labels) on the same representation, and one pass serves both bounds, and its sums over all
-    samples serve the call with sample ids. The arrays returned are read-only."""
+    labels) on the same representation, and one pass serves both bounds of a side. The arrays
+    returned are read-only."""
     hd = _digest(h)
     key = (hd, None if codes is None else _digest(codes), float(noise_variance))
     with _CACHE_LOCK:
@@ -128,12 +128,11 @@ def _cached_log_sums(h: np.ndarray, codes: np.ndarray | None, noise_variance: fl
             return _CACHE[key]
     lse = mixture_log_sums(h, codes, noise_variance)
     lse.flags.writeable = False
+    # Only the same call is served from the cache: a pass with class codes rounds its sums over
+    # all samples differently in the last bit from a pass without, so serving the sample-id call
+    # from a labels pass would make a result depend on which call a process made first (seen as
+    # Dask and local tables differing in the last digit).
     entries = [(key, lse)]
-    if codes is not None:  # its sums over all samples are those of the sample-id call
-        all_only = lse.copy()
-        all_only[2:] = 0.0
-        all_only.flags.writeable = False
-        entries.append(((hd, None, float(noise_variance)), all_only))
     with _CACHE_LOCK:
         for k, v in entries:
             _CACHE[k] = v
