@@ -228,17 +228,7 @@ def sweep_geometry(cfg: Mapping[str, Any], conditions: Sequence[str],
     ValueError
         If a condition is not one of the config's sweep, or the lists differ in length.
     """
-    from infoplane.config import sweep_conditions
-
-    known = sweep_conditions(cfg)
-    if len(conditions) != len(geometry_paths):
-        raise ValueError(f"{len(conditions)} conditions but {len(geometry_paths)} geometry tables")
-    unknown = [c for c in conditions if c not in known]
-    if unknown:
-        raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
-    parts = [_with_condition(collect_geometry([p]), c, known[c]) for c, p in zip(conditions, geometry_paths,
-                                                                                    strict=True)]
-    return pd.concat(parts, ignore_index=True)
+    return _stack_conditions(cfg, conditions, geometry_paths, collect_geometry, "geometry tables")
 
 
 def sweep_dataset(mi: pd.DataFrame, attrs: Mapping[str, Any]):
@@ -315,13 +305,21 @@ def sweep_sgd(cfg: Mapping[str, Any], conditions: Sequence[str], sgd_paths: Sequ
     ValueError
         If a condition is not one of the config's sweep, or the lists differ in length.
     """
+    return _stack_conditions(cfg, conditions, sgd_paths, collect_sgd, "SGD-diagnostics tables")
+
+
+def _stack_conditions(cfg: Mapping[str, Any], conditions: Sequence[str], paths: Sequence[PathLike],
+                      collect: Any, what: str) -> pd.DataFrame:
+    """One table per condition (``paths`` in ``conditions`` order) read by ``collect`` and
+    stacked with the sweep columns in front; ValueError names an unknown condition or a length
+    mismatch (``what`` names the tables)."""
     from infoplane.config import sweep_conditions
 
     known = sweep_conditions(cfg)
-    if len(conditions) != len(sgd_paths):
-        raise ValueError(f"{len(conditions)} conditions but {len(sgd_paths)} SGD-diagnostics tables")
+    if len(conditions) != len(paths):
+        raise ValueError(f"{len(conditions)} conditions but {len(paths)} {what}")
     unknown = [c for c in conditions if c not in known]
     if unknown:
         raise ValueError(f"condition {unknown[0]!r} is not in the config's sweep; its conditions: {', '.join(known)}")
-    parts = [_with_condition(collect_sgd([p]), c, known[c]) for c, p in zip(conditions, sgd_paths, strict=True)]
+    parts = [_with_condition(collect([p]), c, known[c]) for c, p in zip(conditions, paths, strict=True)]
     return pd.concat(parts, ignore_index=True)
