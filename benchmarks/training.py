@@ -9,10 +9,12 @@ set-up (12-bit data, 12-10-7-5-4-3-2 tanh MLP, Adam lr 4e-4, batch 256, 80/20 sp
   fused Adam on the stacked tensors;
 * ``vmap``: ``torch.func.vmap(grad(functional_call))`` over stacked parameters, fused Adam;
 * ``handwritten``: :class:`infoplane.models.batched.BatchedMLP` (hand-written forward/backward,
-  Adam on one flat buffer) - what ``train_group`` uses;
+  Adam on one flat buffer, batched torch ops) - what ``train_group`` uses for noisy MLPs;
+* ``fused``: the same arithmetic as one compiled call per epoch (:mod:`infoplane.models.fused`) -
+  what ``train_group`` uses for noiseless MLPs on the CPU;
 
-and the whole epoch (training + the per-epoch evaluation on all 4096 inputs) for ``module`` and
-``handwritten``. Prints seconds per epoch and the speed-up per seed against ``module`` at S = 1.
+and the whole epoch (training + the evaluation on all 4096 inputs) for ``module``, ``handwritten``
+and ``fused``. Prints seconds per epoch and the speed-up per seed against ``module`` at S = 1.
 
     python benchmarks/training.py [--seeds 1 10 50] [--epochs 5] [--threads 1]
 
@@ -111,7 +113,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 50])
     ap.add_argument("--epochs", type=int, default=5, help="Epochs timed per variant (median).")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--variants", nargs="+", default=["module", "bmm_autograd", "vmap", "handwritten"])
+    ap.add_argument("--variants", nargs="+", default=["module", "bmm_autograd", "vmap", "handwritten", "fused"])
     args = ap.parse_args()
     cfg = validate_config(CFG)
     base = None
@@ -124,15 +126,15 @@ def main() -> None:
             for variant in args.variants:
                 if variant == "module":
                     eng = _ModuleEngine(setup)
-                elif variant == "handwritten":
-                    eng = _BatchedEngine(setup)
+                elif variant in ("handwritten", "fused"):
+                    eng = _BatchedEngine(setup, fused=variant == "fused")
                 else:
                     eng = _Stacked(setup, "vmap" if variant == "vmap" else "bmm")
                 active = [True] * n
                 eng.train_epoch(active)  # warm-up
                 train = _time(lambda eng=eng, active=active: eng.train_epoch(active), args.epochs)
                 full = float("nan")
-                if variant in ("module", "handwritten"):
+                if variant in ("module", "handwritten", "fused"):
                     full = _time(lambda eng=eng, active=active: (eng.train_epoch(active), eng.evaluate(1, False)),
                                  args.epochs)
                 if variant == "module" and n == 1:

@@ -38,7 +38,9 @@ Both engines compute them.
 
 Engines. MLPs (every activation, with or without noise) are trained as ONE batched model
 (:class:`infoplane.models.batched.BatchedMLP`: stacked weights, a hand-written forward/backward
-pass and Adam/SGD on one flat buffer). Other models (the conv net) fall back to one
+pass and Adam/SGD on one flat buffer). Noiseless MLPs on the CPU run each epoch as one compiled
+call (:mod:`infoplane.models.fused`: the same arithmetic, about 3x faster at 25 seeds; with
+``training.threads`` > 1 the seeds are split over threads); noisy ones step through torch ops. Other models (the conv net) fall back to one
 ``torch.nn.Module`` and optimiser per seed, stepped one seed after another inside each epoch.
 
 Randomness (Shwartz-Ziv & Tishby 2017 set-up, Butakov et al. 2024 noise) comes only from explicit
@@ -84,6 +86,7 @@ from infoplane.models.batched import (
     aligned,
     aligned_empty,
 )
+from infoplane.models.fused import ACTIVATION_CODES, fused_epoch
 from infoplane.tables import METRIC_COLUMNS, SGD_COLUMNS
 
 CHECKPOINT = "checkpoint.pt"
@@ -423,9 +426,15 @@ class _Engine:
 class _BatchedEngine(_Engine):
     """All seeds of an MLP as one :class:`BatchedMLP`."""
 
-    def __init__(self, setup: _Setup) -> None:
+    def __init__(self, setup: _Setup, fused: bool | None = None) -> None:
         super().__init__(setup)
         mcfg, tcfg = setup.cfg["model"], setup.cfg["training"]
+        can_fuse = not setup.noisy and setup.device.type == "cpu" and mcfg["activation"] in ACTIVATION_CODES
+        if fused and not can_fuse:
+            raise ValueError("the fused training epoch needs a noiseless MLP on the CPU")
+        #: Whether epochs run as one compiled call (:mod:`infoplane.models.fused`): noiseless
+        #: MLPs on the CPU; noisy ones (torch generators) and GPUs step through torch ops.
+        self.fused = can_fuse if fused is None else bool(fused)
         self.model = BatchedMLP(self.nets, mcfg["activation"], float(mcfg["noise"]), device=setup.device,
                                 additive_noise=_additive_noise(setup.cfg), weight_decay=_weight_decay(setup.cfg))
         self.nets = []  # the stacked copy is the model now
@@ -434,6 +443,7 @@ class _BatchedEngine(_Engine):
         optimizer = BatchedAdam if tcfg["optimizer"] == "adam" else BatchedSGD
         self.optimizer = optimizer(m.params, m.grads, lr)
         self.stats: _Welford | None = None
+        self._fused_layout: tuple[np.ndarray, ...] | None = None
         n_seeds = len(setup.seeds)
         self.x_train = self.x_train.reshape(self.x_train.shape[0], -1)
         x_all = self.x_all.reshape(self.x_all.shape[0], -1)
@@ -448,6 +458,9 @@ class _BatchedEngine(_Engine):
         n_train, bs = self.x_train.shape[0], self.setup.batch_size
         dev = self.setup.device
         perms = torch.stack([torch.randperm(n_train, generator=g) for g in self.g_shuffle]).to(dev)
+        if self.fused:
+            self._fused_epoch(perms, active, track)
+            return
         self.stats = _Welford() if track else None
         finite = torch.ones(len(self.setup.seeds), dtype=torch.bool, device=dev)
         for b in range(0, n_train, bs):
@@ -458,6 +471,51 @@ class _BatchedEngine(_Engine):
                 self.stats.add(self.model.grads)
             self.optimizer.step()
         self.finite = finite
+        self.tracked = track
+
+    def _fused_epoch(self, perms: torch.Tensor, active: list[bool], track: bool) -> None:
+        """The epoch as one compiled call on the parameters' and Adam moments' memory."""
+        m, opt = self.model, self.optimizer
+        if self._fused_layout is None:
+            dims = np.array(m._dims, dtype=np.int64)
+            w_off = np.array([o[0] for o in m._offsets], dtype=np.int64)
+            b_off = np.array([o[1] for o in m._offsets], dtype=np.int64)
+            x = np.ascontiguousarray(self.x_train.numpy(), dtype=np.float32)
+            y = np.ascontiguousarray(self.y_train.numpy(), dtype=np.int64)
+            self._fused_layout = (w_off, b_off, dims, x, y)
+        w_off, b_off, dims, x, y = self._fused_layout
+        adam = opt if isinstance(opt, BatchedAdam) else None
+        stats = (np.zeros(m.params.shape), np.zeros(m.params.shape)) if track else None
+
+        def run(mask: np.ndarray) -> np.ndarray:
+            return fused_epoch(
+                m.params.numpy(), adam.exp_avg.numpy() if adam else None, adam.exp_avg_sq.numpy() if adam else None,
+                w_off, b_off, dims, x, y, perms.numpy(), self.setup.batch_size, m.activation,
+                lr=opt.lr, weight_decay=m.weight_decay, step0=adam.steps if adam else 0, active=mask, stats=stats,
+            )
+
+        # Seeds never share arithmetic, so the torch thread count only splits them over threads
+        # (the compiled loop releases the GIL); each seed's bits do not depend on it.
+        active_np = np.asarray(active, dtype=bool)
+        parts = np.array_split(np.arange(len(active_np)), max(1, min(torch.get_num_threads(), len(active_np))))
+        masks = [np.isin(np.arange(len(active_np)), part) & active_np for part in parts]
+        if len(masks) == 1:
+            finite = run(masks[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(masks)) as pool:
+                results = list(pool.map(run, masks))
+            finite = np.logical_and.reduce(results)
+        n_batches = -(-x.shape[0] // self.setup.batch_size)
+        if adam is not None:
+            adam.steps += n_batches
+        self.stats = None
+        if stats is not None:
+            self.stats = _Welford()
+            self.stats.count = n_batches
+            self.stats.mean, self.stats.m2 = torch.from_numpy(stats[0]), torch.from_numpy(stats[1])
+        self.finite = torch.from_numpy(finite)
         self.tracked = track
 
     def sgd_stats(self) -> np.ndarray:
