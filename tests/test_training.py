@@ -229,13 +229,16 @@ def test_conv_group_falls_back_to_seeds_one_after_another(tmp_path):
 @pytest.mark.parametrize(
     "model, training",
     [({"noise": 0.05}, {}),
-     ({"activation": "softplus", "noise": 0.05, "additive_noise": 0.1}, {"weight_decay": 0.015})],
-    ids=["tanh-noise", "softplus-additive-decay"],
+     ({"activation": "softplus", "noise": 0.05, "additive_noise": 0.1}, {"weight_decay": 0.015}),
+     ({"noise": 0.0}, {}),
+     ({"activation": "relu", "noise": 0.0}, {"weight_decay": 0.015, "batch_size": 300})],
+    ids=["tanh-noise", "softplus-additive-decay", "tanh-fused", "relu-decay-fused"],
 )
 def test_batched_mlp_trains_like_torch_modules(tmp_path, model, training):
     """The hand-written forward/backward and Adam agree with autograd + torch.optim.Adam (to float
     rounding: different kernels), so the batched engine trains the same network: the same
-    softplus derivative, noise draws in the same order, the same weight decay."""
+    softplus derivative, noise draws in the same order, the same weight decay. Noiseless nets
+    take the fused compiled epoch (infoplane.models.fused), noisy ones the torch ops."""
     cfg = cfg_with(model={"widths": [10, 7, 5, 4, 3], **model}, training={"epochs": 5, "lr": 0.004, **training})
     paths = {}
     for name, batched in (("batched", True), ("module", False)):
