@@ -133,3 +133,57 @@ def test_noisy_networks_keep_the_torch_path():
     assert _BatchedEngine(setup).fused is False
     with pytest.raises(ValueError, match="noiseless MLP on the CPU"):
         _BatchedEngine(setup, fused=True)
+
+
+#: Prints the bits of two fused epochs (parameters, Adam moments, gradient statistics) as a hash;
+#: with argv[1] == "helpers-first" the helpers are compiled on their own first.
+HISTORY_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from infoplane.models import fused
+rng = np.random.default_rng(0)
+dims = np.array([[12, 10], [10, 7], [7, 5], [5, 4], [4, 3], [3, 2]], np.int64)
+w_off, b_off, p = [], [], 0
+for i, o in dims:
+    w_off.append(p); b_off.append(p + i * o); p += i * o + o
+w_off, b_off = np.array(w_off, np.int64), np.array(b_off, np.int64)
+if sys.argv[1] == "helpers-first":
+    z = np.random.default_rng(1).standard_normal((3, 40)).astype(np.float32)
+    fused._activate(1, z, np.empty_like(z), 3, 40)
+    fused._weight_grads(z, z, 3, 3, 40, np.zeros(20, np.float32), 0, 9)
+params = (0.3 * rng.standard_normal((2, p))).astype(np.float32)
+m, v = np.zeros_like(params), np.zeros_like(params)
+x = rng.integers(0, 2, (700, 12)).astype(np.float32)
+y = rng.integers(0, 2, 700)
+stats = (np.zeros(params.shape), np.zeros(params.shape))
+for epoch in range(2):
+    perms = np.stack([rng.permutation(700) for _ in range(2)])
+    fused.fused_epoch(params, m, v, w_off, b_off, dims, x, y, perms, 256, "tanh", lr=0.01, weight_decay=0.01,
+                      step0=3 * epoch, stats=stats if epoch else None)
+print(hashlib.sha256(b"".join(a.tobytes() for a in (params, m, v, *stats))).hexdigest())
+"""
+
+
+def _bits(cache, how: str) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache),
+           "PYTHONPATH": os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, "-c", HISTORY_SCRIPT, how], env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_fused_epoch_bits_do_not_depend_on_what_was_compiled_or_cached_before(tmp_path):
+    """Compiled in this process, loaded from numba's cache, or compiled after its helpers were
+    compiled (and cached) on their own: the same bits (the training is one compilation unit)."""
+    compiled = _bits(tmp_path / "a", "plain")
+    assert any((tmp_path / "a").rglob("*.nbc")), "the first run should have written the cache"
+    assert _bits(tmp_path / "a", "plain") == compiled
+    assert _bits(tmp_path / "b", "helpers-first") == compiled
+    assert _bits(tmp_path / "b", "helpers-first") == compiled

@@ -35,6 +35,13 @@ __all__ = ["ACTIVATION_CODES", "fused_epoch"]
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "relu": 2, "sigmoid": 3, "leaky_relu": 4, "softplus": 5}
 _TANH_CLAMP = 10.0  # tanh(10) = 1 - 4e-9 rounds to 1.0 in float32
 _EXP_CLAMP = 104.0  # exp(-104) = 7e-46 rounds to 0.0 in float32
+#: One compilation unit: every helper is inlined (numba IR) into :func:`_epoch`, compiled with
+#: these flags, so the training's arithmetic is that of _epoch's one compiled copy, whether a
+#: process compiled it or loaded it from numba's cache, whatever else was compiled or cached
+#: before. (A helper compiled on its own and LLVM-inlined into a cached caller may be vectorised
+#: differently, and ``reassoc`` lets vectorising change a sum's rounding: see
+#: infoplane.estimators._kernels.fixed_order_sum.) The helpers' own flags matter only to tests
+#: that call them directly.
 _FAST = {"contract", "reassoc"}
 
 
@@ -66,7 +73,7 @@ def _tanh(x: float) -> float:
     return r if x >= 0.0 else -r
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _activate(code: int, z: np.ndarray, a: np.ndarray, units: int, nb: int) -> None:
     """a[j, n] = act(z[j, n]) for j < units, n < nb (float32 (w, B) each)."""
     for j in range(units):
@@ -93,7 +100,7 @@ def _activate(code: int, z: np.ndarray, a: np.ndarray, units: int, nb: int) -> N
                 a[j, n] = z[j, n]
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _activation_grad(code: int, da: np.ndarray, z: np.ndarray, a: np.ndarray, units: int, nb: int) -> None:
     """da[j, n] <- d loss / d z from d loss / d a, in place, as torch's backward kernels."""
     for j in range(units):
@@ -117,7 +124,7 @@ def _activation_grad(code: int, da: np.ndarray, z: np.ndarray, a: np.ndarray, un
                     da[j, n] = np.float32(np.float64(da[j, n]) * (e / (e + 1.0)))
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _linear(w: np.ndarray, wo: int, bo: int, d_in: int, d_out: int, u: np.ndarray, z: np.ndarray, nb: int) -> None:
     """z[j, n] = b[j] + sum_i W[i, j] u[i, n] (W, b: one seed's row ``w`` at offsets wo, bo)."""
     for j in range(d_out):
@@ -130,7 +137,7 @@ def _linear(w: np.ndarray, wo: int, bo: int, d_in: int, d_out: int, u: np.ndarra
                 z[j, n] += wij * u[i, n]
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _softmax_grad(z: np.ndarray, y: np.ndarray, rows: np.ndarray, start: int, classes: int, nb: int,
                   dz: np.ndarray, m: np.ndarray, s: np.ndarray, e: np.ndarray) -> float:
     """dz[c, n] = (softmax(z[:, n])_c - [c == y_n]) / nb, the gradient of the mean cross-entropy
@@ -162,7 +169,7 @@ def _softmax_grad(z: np.ndarray, y: np.ndarray, rows: np.ndarray, start: int, cl
     return total
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _weight_grads(u: np.ndarray, dz: np.ndarray, d_in: int, d_out: int, nb: int, g: np.ndarray, wo: int,
                   bo: int) -> None:
     """g[W_ij] = sum_n u[i, n] dz[j, n]; g[b_j] = sum_n dz[j, n] (float32 sums)."""
@@ -179,7 +186,7 @@ def _weight_grads(u: np.ndarray, dz: np.ndarray, d_in: int, d_out: int, nb: int,
         g[bo + j] = acc
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _input_grads(w: np.ndarray, wo: int, d_in: int, d_out: int, dz: np.ndarray, du: np.ndarray, nb: int) -> None:
     """du[i, n] = sum_j W[i, j] dz[j, n]."""
     for i in range(d_in):
@@ -191,7 +198,7 @@ def _input_grads(w: np.ndarray, wo: int, d_in: int, d_out: int, dz: np.ndarray, 
                 du[i, n] += wij * dz[j, n]
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _adam(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float, b1: float, b2: float, eps: float,
           step: int) -> None:
     """One step of :class:`~infoplane.models.batched.BatchedAdam` on one seed's row (float32)."""
@@ -209,7 +216,7 @@ def _adam(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float,
         w[p] -= step_size * (mp / (np.sqrt(vp) * inv_bc2 + e32))
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def _welford(g: np.ndarray, mean: np.ndarray, m2: np.ndarray, count: int) -> None:
     """Add one gradient (float32 (P,)) to a float64 running mean and sum of squared deviations."""
     for p in range(g.shape[0]):
@@ -219,7 +226,7 @@ def _welford(g: np.ndarray, mean: np.ndarray, m2: np.ndarray, count: int) -> Non
         m2[p] += delta * (x - mean[p])
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST, inline="always")
 def _seed_epoch(
     s: int, params: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, w_off: np.ndarray, b_off: np.ndarray,
     dims: np.ndarray, x: np.ndarray, y: np.ndarray, perms: np.ndarray, batch: int, act: int, weight_decay: float,
@@ -287,7 +294,7 @@ def _seed_epoch(
     return finite
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FAST)
 def _epoch(
     active: np.ndarray, params: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, w_off: np.ndarray,
     b_off: np.ndarray, dims: np.ndarray, x: np.ndarray, y: np.ndarray, perms: np.ndarray, batch: int, act: int,
