@@ -107,6 +107,9 @@ def create_store(
     for name, arr in (("label", label), ("is_train", is_train), ("inputs", inputs)):
         if len(arr) != n_sample:
             raise ValueError(f"store {path}: {name} has {len(arr)} rows, sample_id has {n_sample}")
+    # The NaN placeholders are never computed (compute=False writes metadata only); one dask
+    # chunk each keeps the unused write graph small (chunks of one epoch made dask build ~3600
+    # tasks per store: 0.35 s of CPU per seed, now ~0.1 s). The Zarr chunks come from `encoding`.
     data_vars: dict[str, Any] = {}
     encoding: dict[str, dict[str, Any]] = {}
     for name, units in layers.items():
@@ -114,15 +117,15 @@ def create_store(
         chunks = (1, n_sample, int(units))
         data_vars[var] = (
             ("epoch", "sample", f"unit_{name}"),
-            da.full((n_epoch, n_sample, int(units)), np.nan, dtype=np.float32, chunks=chunks),
+            da.full((n_epoch, n_sample, int(units)), np.nan, dtype=np.float32, chunks=-1),
         )
         encoding[var] = {"chunks": chunks, "compressors": _compressors()}
     for var in EPOCH_VARS:
-        data_vars[var] = (("epoch",), da.full((n_epoch,), np.nan, dtype=np.float64, chunks=(1,)))
+        data_vars[var] = (("epoch",), da.full((n_epoch,), np.nan, dtype=np.float64, chunks=-1))
         encoding[var] = {"chunks": (1,)}
     for var in SGD_VARS if weight_layers else ():
         shape = (n_epoch, len(weight_layers))
-        data_vars[var] = (("epoch", "weight_layer"), da.full(shape, np.nan, dtype=np.float64, chunks=(1, shape[1])))
+        data_vars[var] = (("epoch", "weight_layer"), da.full(shape, np.nan, dtype=np.float64, chunks=-1))
         encoding[var] = {"chunks": (1, shape[1])}
     flat = np.asarray(inputs, dtype=np.float32).reshape(n_sample, -1)
     data_vars["label"] = (("sample",), np.asarray(label, dtype=np.int64))
