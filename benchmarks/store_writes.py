@@ -5,11 +5,13 @@ Sets up the paper-scale study's training group (``config/studies/tishby2017.yaml
 layers 10/7/5/4/3 + softmax 2, all 4096 samples, ~280 recorded epochs) in a temporary
 directory, takes one recorded epoch of real activations, metrics and SGD diagnostics from the
 batched engine, and times ``infoplane.training._write_seed`` (what the background store writer
-runs per seed and flush) writing 1 epoch per call and 30 consecutive epochs in one call, each
-into fresh epochs of a store written only one way (``--repeat`` rounds, the fastest kept).
-Then checks that both ways wrote byte-identical chunk files, and prints the per-seed cost of
-``create_store`` and ``finalize_store`` and the size and compression time of zstd levels 1
-and 3 on one seed-epoch.
+runs per seed and flush) writing 1, 4 and 22 consecutive epochs per call, and all recorded
+epochs in the study's own flushes (22 epochs each up to epoch ~1000, ``FLUSH_BYTES`` of 25
+seeds' activations, then 2-17, those of one 500-epoch checkpoint interval), each round and way
+into fresh epochs of its own store (``--repeat`` rounds, interleaved, the median shown), and
+checks that both ways wrote byte-identical chunk files. Then prints the per-seed cost of
+``create_store`` and ``finalize_store`` and the size and compression time of zstd levels 1 and 3
+on one seed-epoch.
 
     python benchmarks/store_writes.py [--repeat 3]
 
@@ -62,15 +64,30 @@ def sample_items(setup: T._Setup) -> tuple[dict[str, np.ndarray], np.ndarray, np
     return acts[0], metrics[0], sgd[0]
 
 
-def time_writes(writer: T.StoreWriter, path: Path, one: tuple, epochs: range, per_call: int) -> float:
-    """CPU ms per seed-epoch of ``_write_seed`` writing ``epochs`` of store ``path``,
-    ``per_call`` consecutive epochs per call."""
+def time_writes(writer: T.StoreWriter, path: Path, one: tuple, start: int, calls: list[int]) -> float:
+    """CPU ms per seed-epoch of ``_write_seed`` writing consecutive epochs of store ``path``
+    from ``start`` on, ``calls[j]`` epochs in the j-th call."""
     acts, vals, sgd = one
     total = 0.0
-    for s in range(epochs.start, epochs.stop, per_call):
-        items = [(i, acts, vals, sgd) for i in range(s, min(s + per_call, epochs.stop))]
+    for n in calls:
+        items = [(i, acts, vals, sgd) for i in range(start, start + n)]
         total += cpu_ms(lambda items=items: T._write_seed(writer, path, items))
-    return total / len(epochs)
+        start += n
+    return total / sum(calls)
+
+
+def study_flushes(setup: T._Setup, seed_bytes: int) -> list[int]:
+    """Recorded epochs per flush (per ``_write_seed`` call) in the study, as ``_end_of_epoch``
+    flushes them: when the buffered activations of the group (``seed_bytes`` per seed and
+    recorded epoch) reach ``FLUSH_BYTES``, at every checkpoint and at the end (no seed diverges)."""
+    per_epoch = len(setup.seeds) * seed_bytes
+    sizes, n, buffered = [], 0, 0
+    for epoch in range(setup.epochs + 1):
+        if epoch in setup.rec_index:
+            n, buffered = n + 1, buffered + per_epoch
+        if buffered >= T.FLUSH_BYTES or (epoch > 0 and epoch % setup.checkpoint_every == 0 and epoch < setup.epochs):
+            sizes, n, buffered = sizes + [n] * (n > 0), 0, 0
+    return sizes + [n] * (n > 0)
 
 
 def chunk_bytes(path: Path, epochs: range) -> dict[str, bytes]:
@@ -100,8 +117,10 @@ def zstd_levels(acts: dict[str, np.ndarray], repeat: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=3, help="rounds per measurement (the fastest is kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds per measurement (at most 6; the median is shown)")
     args = ap.parse_args()
+    if not 1 <= args.repeat <= SEEDS // 4:
+        ap.error(f"--repeat must be 1..{SEEDS // 4} (four fresh stores per round)")
     cfg = validate_config(yaml.safe_load((REPO / "config" / "studies" / "tishby2017.yaml").read_text()))
     work = Path(tempfile.mkdtemp(prefix="store_writes-"))
     seeds = list(range(SEEDS))
@@ -115,27 +134,32 @@ def main() -> None:
     with T._deterministic_torch(1):
         eng = T._make_engine(setup)
         create = cpu_ms(lambda: T._init_or_resume(setup, eng, writer)) / SEEDS
-    stores = {"zarr": setup.partial(0), "direct": setup.partial(1)}
     writers = {"zarr": ZarrWriter(), "direct": writer}
-    results: dict[tuple[str, int], float] = {}
-    next_epoch = {"zarr": 0, "direct": 0}
-    for _ in range(args.repeat):
-        for per_call, n in ((1, 10), (30, 30)):
+    flushes = study_flushes(setup, sum(a.nbytes for a in one[0].values()))
+    assert sum(flushes) == n_rec
+    rows: dict[str, list[int]] = {"1 epoch per call": [1] * 10, "4 epochs per call": [4] * 6,
+                                  "22 epochs per call": [22] * 2, f"study ({len(flushes)} flushes)": flushes}
+    results: dict[tuple[str, str], list[float]] = {}
+    n_files = 0
+    for r in range(args.repeat):  # each round, row and way into fresh epochs of its own store
+        stores = {"zarr": setup.partial(4 * r), "direct": setup.partial(4 * r + 1)}
+        start = 0
+        for row, calls in rows.items():
+            if row.startswith("study"):  # all recorded epochs: a pair of stores of its own
+                stores, start = {"zarr": setup.partial(4 * r + 2), "direct": setup.partial(4 * r + 3)}, 0
             for how in ("zarr", "direct"):
-                epochs = range(next_epoch[how], next_epoch[how] + n)
-                next_epoch[how] += n
-                assert epochs.stop <= n_rec
-                ms = time_writes(writers[how], stores[how], one, epochs, per_call)
-                results[how, per_call] = min(ms, results.get((how, per_call), np.inf))
-    print("CPU ms per seed-epoch of _write_seed (fresh epochs, fastest of", args.repeat, "rounds):")
-    for per_call in (1, 30):
-        before, after = results["zarr", per_call], results["direct", per_call]
-        print(f"  {per_call:2d} epoch(s) per call: zarr {before:6.2f}  direct {after:6.2f}  "
-              f"ratio {before / after:5.1f}x")
-    a = chunk_bytes(stores["zarr"], range(next_epoch["zarr"]))
-    b = chunk_bytes(stores["direct"], range(next_epoch["direct"]))
-    assert a.keys() == b.keys() and a == b, "the direct chunk files differ from zarr's"
-    print(f"  chunk files of both stores byte-identical ({len(a)} files)")
+                results.setdefault((how, row), []).append(time_writes(writers[how], stores[how], one, start, calls))
+            start += sum(calls)
+        for k in range(4 * r, 4 * r + 4, 2):  # both ways wrote the same bytes
+            a, b = chunk_bytes(setup.partial(k), range(n_rec)), chunk_bytes(setup.partial(k + 1), range(n_rec))
+            assert a.keys() == b.keys() and a == b, "the direct chunk files differ from zarr's"
+            n_files += len(a)
+    print(f"CPU ms per seed-epoch of _write_seed (fresh epochs; median of {args.repeat} interleaved rounds):")
+    for row in rows:
+        before, after = (float(np.median(results[how, row])) for how in ("zarr", "direct"))
+        print(f"  {row:<22s} zarr {before:6.2f}  direct {after:6.2f}  ratio {before / after:5.1f}x")
+    print(f"  study flushes (epochs per call): {flushes}")
+    print(f"  chunk files written both ways byte-identical ({n_files} files each way)")
     final = cpu_ms(lambda: [writer.finalize(setup.partial(s), "ok", "", 10000) for s in seeds]) / SEEDS
     print(f"per seed: create_store {create:.1f} ms CPU (once), finalize_store {final:.1f} ms CPU (once)")
     zstd_levels(one[0], args.repeat)

@@ -172,7 +172,7 @@ def write_epoch(
 def write_epochs(
     path: str | Path,
     start: int,
-    activations: Mapping[str, np.ndarray],
+    activations: Mapping[str, np.ndarray | Sequence[np.ndarray]],
     metrics: Mapping[str, np.ndarray],
     *,
     direct: bool = True,
@@ -190,28 +190,38 @@ def write_epochs(
 
     Parameters
     ----------
-    activations : layer name -> array (k, n_sample, n_units)
+    activations : layer name -> array (k, n_sample, n_units), or a sequence of k arrays
+        (n_sample, n_units) (no stacked copy is made for the direct path)
     metrics : some of the four :data:`EPOCH_VARS` -> array (k,), and of the :data:`SGD_VARS`
         -> array (k, n_weight_layers) (missing ones stay NaN)
     direct : False forces the zarr path for every array (benchmarks, tests).
     """
-    values: dict[str, np.ndarray] = {
-        ACT_PREFIX + name: np.asarray(arr, dtype=np.float32) for name, arr in activations.items()
-    }
+    values = {ACT_PREFIX + name: _per_epoch(arr, np.float32) for name, arr in activations.items()}
     for var in (*EPOCH_VARS, *SGD_VARS):
         if var in metrics:
-            values[var] = np.asarray(metrics[var], dtype=np.float64)
+            values[var] = _per_epoch(metrics[var], np.float64)
     via_zarr: dict[str, np.ndarray] = {}
     empty_chunks = _write_empty_chunks() if direct and values else False
-    for name, vals in values.items():
+    for name, epochs in values.items():
+        if not epochs:
+            continue
         array_dir = os.path.join(path, name)  # strings, not pathlib: this runs per array and flush
         layout = _direct_layout(array_dir) if direct else None
-        if layout is not None and layout.fits(start, vals):
-            _write_direct(array_dir, layout, start, vals, empty_chunks)
+        if layout is not None and layout.fits(start, epochs):
+            _write_direct(array_dir, layout, start, epochs, empty_chunks)
         else:
-            via_zarr[name] = vals
+            via_zarr[name] = np.stack(epochs)
     if via_zarr:
         _write_zarr(path, start, via_zarr)
+
+
+def _per_epoch(arr: np.ndarray | Sequence[np.ndarray], dtype: type) -> list[np.ndarray]:
+    """The k epochs of ``arr`` ((k, ...) array or k arrays) as k arrays of ``dtype`` (views
+    of an array already of that dtype: nothing is stacked or copied)."""
+    if isinstance(arr, np.ndarray):
+        arr = np.asarray(arr, dtype=dtype)
+        return [arr[k] for k in range(arr.shape[0])]
+    return [np.asarray(a, dtype=dtype) for a in arr]
 
 
 def _write_zarr(path: str | Path, start: int, values: Mapping[str, np.ndarray]) -> None:
@@ -232,23 +242,21 @@ class _DirectLayout:
     shape (1, *shape[1:]), default "/" chunk keys, codecs bytes(little) + zstd)."""
 
     shape: tuple[int, ...]
-    dtype: np.dtype
+    dtype: np.dtype[Any]
     fill_value: float
     level: int
     checksum: bool
 
-    def fits(self, start: int, vals: np.ndarray) -> bool:
-        """Whether ``vals`` (k, *shape[1:]) fills whole chunks ``start .. start + k - 1``
-        (anything else, e.g. a broadcast or an out-of-range index, is left to zarr)."""
-        return (
-            vals.ndim == len(self.shape)
-            and tuple(vals.shape[1:]) == self.shape[1:]
-            and 0 <= start
-            and start + vals.shape[0] <= self.shape[0]
+    def fits(self, start: int, epochs: Sequence[np.ndarray]) -> bool:
+        """Whether ``epochs`` (k arrays of shape ``shape[1:]``) fill whole chunks
+        ``start .. start + k - 1`` (anything else, e.g. a broadcast or an out-of-range index, is
+        left to zarr)."""
+        return 0 <= start and start + len(epochs) <= self.shape[0] and all(
+            np.shape(e) == self.shape[1:] for e in epochs
         )
 
 
-_FLOAT_TYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+_FLOAT_TYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
 _SPECIAL_FILLS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -340,33 +348,45 @@ def _is_fill(chunk: np.ndarray, fill: float) -> bool:
     return bool(np.isnan(chunk).all()) if math.isnan(fill) else bool((chunk == fill).all())
 
 
-def _write_direct(array_dir: str, layout: _DirectLayout, start: int, vals: np.ndarray, empty_chunks: bool) -> None:
+def _write_direct(
+    array_dir: str, layout: _DirectLayout, start: int, epochs: Sequence[np.ndarray], empty_chunks: bool
+) -> None:
     """Write chunks ``start .. start + k - 1`` of an array in :class:`_DirectLayout` from
-    ``vals`` (k, *shape[1:]), one file each (see :func:`write_epochs`)."""
+    ``epochs`` (k arrays of shape ``shape[1:]``), one file each (see :func:`write_epochs`)."""
     codec = _zstd(layout.level, layout.checksum)
     prefix = os.path.join(array_dir, "c", "")
-    suffix = "/0" * (len(layout.shape) - 1)  # chunk key of index i: c/i/0/... (as the reader)
-    for k in range(vals.shape[0]):
-        chunk = np.ascontiguousarray(vals[k], dtype=layout.dtype)
+    os.makedirs(prefix, exist_ok=True)
+    depth = len(layout.shape) - 1
+    suffix = "/0" * depth  # chunk key of index i: c/i/0/... (as the reader)
+    for k, values in enumerate(epochs):
+        chunk = np.ascontiguousarray(values, dtype=layout.dtype)
         chunk_file = f"{prefix}{start + k}{suffix}"
         if not empty_chunks and _is_fill(chunk, layout.fill_value):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(chunk_file)
             continue
+        _make_dirs(f"{prefix}{start + k}", depth)
         _put_atomic(chunk_file, codec.encode(chunk))
+
+
+def _make_dirs(top: str, depth: int) -> None:
+    """Create ``top``, ``top/0``, ... (``depth`` directories, top-down; existing ones are
+    kept): the directories of chunk ``c/i/0/...``, each with one call in a fresh store."""
+    for _ in range(depth):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(top)
+        top += "/0"
 
 
 def _put_atomic(file: str, data: Any) -> None:
     """Write the bytes ``data`` to ``file`` through a temporary file beside it and
     :func:`os.replace` (as Zarr's local store does): a reader, or a rerun after SIGKILL, sees
     the old file or the new one, never part of one. Missing parent directories are created."""
-    import uuid
-
-    tmp = f"{file}.{uuid.uuid4().hex}.partial"
+    tmp = f"{file}.{_TMP_TAG}{next(_TMP_COUNT)}.partial"
     try:
         try:
             _write_file(tmp, data)
-        except FileNotFoundError:  # the first chunk of this index: c/i/0/ does not exist yet
+        except FileNotFoundError:  # a directory is missing (callers usually make them first)
             os.makedirs(os.path.dirname(file), exist_ok=True)
             _write_file(tmp, data)
         os.replace(tmp, file)
@@ -376,9 +396,20 @@ def _put_atomic(file: str, data: Any) -> None:
         raise
 
 
+#: Temporary names are unique per process (a random tag) and write (a counter).
+_TMP_TAG = os.urandom(8).hex()
+_TMP_COUNT = itertools.count()
+
+
 def _write_file(file: str, data: Any) -> None:
-    with open(file, "wb") as fh:
-        fh.write(data)
+    """Create (truncate) ``file`` and write the buffer ``data`` to it (raw fd: no buffering)."""
+    view = memoryview(data).cast("B")
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def finalize_store(path: str | Path, status: str = "ok", reason: str = "", **extra: Any) -> None:
