@@ -140,3 +140,153 @@ def test_create_store_validates_sizes(tmp_path):
             inputs=np.zeros((3, 1)),
             attrs={},
         )
+
+
+# ------------------------------------------------------------------------------------------
+# Direct chunk writes (write_epochs' fast path) against Zarr's own region writes.
+
+WEIGHT_LAYERS = ["1", "2", "logits"]
+
+
+def _create(path: Path) -> None:
+    rng = np.random.default_rng(1)
+    create_store(
+        path,
+        layers=LAYERS,
+        epochs=EPOCHS,
+        sample_id=np.arange(N),
+        label=np.arange(N) % 2,
+        is_train=np.ones(N, bool),
+        inputs=rng.random((N, 3)).astype(np.float32),
+        attrs={"config_hash": "abc", "seed": 0, "study": "s", "discrete_inputs": False, "n_classes": 2},
+        weight_layers=WEIGHT_LAYERS,
+    )
+
+
+def _epochs_data(k: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """k epochs of activations (k, N, units) and metrics, the SGD gradients all NaN in epoch 0
+    (as training writes them: no training epoch precedes epoch 0) and one NaN metric."""
+    rng = np.random.default_rng(seed)
+    acts = {name: np.tanh(rng.standard_normal((k, N, u))).astype(np.float32) for name, u in LAYERS.items()}
+    metrics = {var: rng.random(k) for var in ("train_loss", "train_acc", "eval_loss", "eval_acc")}
+    metrics["eval_acc"][-1] = np.nan
+    for var in ("grad_mean", "grad_std", "weight_norm"):
+        metrics[var] = rng.random((k, len(WEIGHT_LAYERS)))
+    metrics["grad_mean"][0] = metrics["grad_std"][0] = np.nan
+    return acts, metrics
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def _write_both(tmp_path: Path, writes, monkeypatch) -> tuple[Path, Path]:
+    """Apply ``writes`` ((start, activations, metrics), ...) to a store through the direct
+    path alone (zarr's writes disabled) and to another through zarr alone."""
+    import infoplane.store as store_mod
+    from infoplane.store import write_epochs
+
+    direct, via_zarr = tmp_path / "direct.zarr", tmp_path / "zarr.zarr"
+    _create(direct)
+    _create(via_zarr)
+    with monkeypatch.context() as m:
+        m.setattr(store_mod, "_write_zarr", lambda *a: pytest.fail("a write of this layout went through zarr"))
+        for start, acts, metrics in writes:
+            write_epochs(direct, start, acts, metrics)
+    for start, acts, metrics in writes:
+        write_epochs(via_zarr, start, acts, metrics, direct=False)
+    return direct, via_zarr
+
+
+def test_direct_writes_are_byte_identical_to_zarr(tmp_path, monkeypatch):
+    a1, m1 = _epochs_data(2, seed=0)
+    a2, m2 = _epochs_data(2, seed=1)
+    nan_acts = {name: np.full((1, N, u), np.nan, np.float32) for name, u in LAYERS.items()}
+    writes = [
+        (0, a1, m1),  # epochs 0, 1 (SGD gradients of epoch 0 all NaN: not stored)
+        (2, a2, m2),  # epochs 2, 3
+        (1, {"1": a2["1"][:1]}, {"train_loss": np.array([7.0])}),  # rewrite one layer of epoch 1
+        (3, nan_acts, {"grad_mean": np.full((1, 3), np.nan)}),  # all fill value: files removed
+    ]
+    direct, via_zarr = _write_both(tmp_path, writes, monkeypatch)
+    assert not (direct / "grad_mean" / "c" / "0").exists() and not (direct / "act_1" / "c" / "3" / "0" / "0").exists()
+    assert (direct / "grad_std" / "c" / "1" / "0").is_file()
+    dirs = [sorted(str(d.relative_to(p)) for d in p.rglob("*") if d.is_dir()) for p in (direct, via_zarr)]
+    assert dirs[0] == dirs[1]
+    got, want = _tree(direct), _tree(via_zarr)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        assert got[key] == want[key], key
+    assert not [k for k in got if k.endswith(".partial")]
+
+
+def test_direct_store_passes_checks_and_reads_back(tmp_path):
+    import xarray as xr
+    import zarr
+
+    from infoplane.store import StoreReader, _direct_layout, _plain_epoch_chunks, write_epochs
+
+    path = tmp_path / "s.zarr"
+    _create(path)
+    acts, metrics = _epochs_data(len(EPOCHS), seed=2)
+    group = zarr.open_group(str(path), mode="r")
+    for name, arr in group.arrays():  # the fast path writes exactly what the fast reader reads
+        assert (_direct_layout(str(path / name)) is not None) == _plain_epoch_chunks(arr), name
+    write_epochs(path, 0, acts, metrics)
+    finalize_store(path)
+    check_store(path, "abc")
+    ds = open_store(path)  # verifies every chunk (checksums) and requires every act_* chunk
+    for name in LAYERS:
+        np.testing.assert_array_equal(ds[f"act_{name}"].values, acts[name])
+        np.testing.assert_array_equal(StoreReader(path).layer_epochs(name, 0, len(EPOCHS)), acts[name])
+    for var, vals in metrics.items():
+        np.testing.assert_array_equal(ds[var].values, vals)
+    plain = xr.open_zarr(path, consolidated=False)
+    np.testing.assert_array_equal(plain["act_softmax"].values, acts["softmax"])
+
+
+def test_other_layouts_are_written_through_zarr(tmp_path, monkeypatch):
+    import infoplane.store as store_mod
+    from infoplane.store import _direct_layout, write_epochs
+
+    path = tmp_path / "s.zarr"
+    monkeypatch.setattr(store_mod, "_compressors", lambda: [])  # bytes codec alone: not the layout
+    _create(path)
+    assert _direct_layout(str(path / "act_1")) is None
+    assert _direct_layout(str(path / "train_loss")) is not None
+    assert _direct_layout(str(path / "sample_id")) is None  # int64, one chunk of all samples
+    called = []
+    real = store_mod._write_zarr
+    monkeypatch.setattr(store_mod, "_write_zarr", lambda p, s, v: (called.append(sorted(v)), real(p, s, v)))
+    acts, metrics = _epochs_data(2, seed=3)
+    write_epochs(path, 1, acts, metrics)
+    assert called == [sorted(f"act_{name}" for name in LAYERS)]
+    finalize_store(path, status="diverged", reason="test")
+    ds = open_store(path)
+    np.testing.assert_array_equal(ds["act_2"].values[1:3], acts["2"])
+    np.testing.assert_array_equal(ds["weight_norm"].values[1:3], metrics["weight_norm"])
+    assert np.isnan(ds["act_2"].values[0]).all()
+
+
+def test_direct_write_failure_keeps_the_old_chunk(tmp_path, monkeypatch):
+    """A write that fails half-way through a chunk leaves the chunk as it was and no temporary
+    file (the file is replaced in one step, as Zarr's local store does)."""
+    import infoplane.store as store_mod
+    from infoplane.store import write_epochs
+
+    path = tmp_path / "s.zarr"
+    _create(path)
+    acts, metrics = _epochs_data(1, seed=4)
+    write_epochs(path, 0, acts, metrics)
+    before = _tree(path)
+
+    def torn(file: str, data) -> None:
+        with open(file, "wb") as fh:
+            fh.write(bytes(data)[: len(data) // 2])
+        raise OSError("disk full (test)")
+
+    monkeypatch.setattr(store_mod, "_write_file", torn)
+    new, _ = _epochs_data(1, seed=5)
+    with pytest.raises(OSError, match="disk full"):
+        write_epochs(path, 0, new, {})
+    assert _tree(path) == before

@@ -18,6 +18,7 @@ from infoplane.store import open_store
 from infoplane.tables import SGD_COLUMNS
 from infoplane.training import (
     METRIC_COLUMNS,
+    StoreWriter,
     _train,
     record_epochs,
     resolve_device,
@@ -159,6 +160,33 @@ def test_resumed_run_is_bit_identical(tmp_path, caplog, model, training):
     # and a different seed gives a different network
     other = run(cfg, tmp_path / "c", seed=1)
     assert not np.array_equal(open_store(straight[0])["act_1"].values, open_store(other[0])["act_1"].values)
+
+
+class _ZarrWrites(StoreWriter):
+    """The training's store writer with every array written through Zarr's region writes."""
+
+    def write(self, path, start, activations, metrics):
+        from infoplane.store import write_epochs
+
+        write_epochs(path, start, activations, metrics, direct=False)
+
+
+def test_store_of_direct_writes_equals_zarr_writes(tmp_path):
+    """The training writes its recorded epochs as chunk files directly; a store written through
+    Zarr alone has the same files with the same bytes."""
+    direct = run(BASE_CFG, tmp_path / "direct")
+    via_zarr = run(BASE_CFG, tmp_path / "zarr", writer=_ZarrWrites())
+    _assert_same_run(direct, via_zarr)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
+
+    got, want = files(direct[0]), files(via_zarr[0])
+    assert sorted(got) == sorted(want)
+    assert not (direct[0] / "grad_mean" / "c" / "0").exists()  # all NaN: not stored, as Zarr does
+    assert (direct[0] / "act_1" / "c" / "3" / "0" / "0").is_file()
+    for key in want:
+        assert got[key] == want[key], key
 
 
 def test_changed_config_starts_fresh(tmp_path, caplog):

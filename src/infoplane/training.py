@@ -67,7 +67,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,15 @@ class StoreWriter:
     def create(self, path: Path, **kwargs: Any) -> None:
         act_store.create_store(path, **kwargs)
 
-    def write(self, path: Path, start: int, activations: dict[str, np.ndarray], metrics: dict[str, np.ndarray]) -> None:
-        """Recorded epochs ``start .. start + k - 1`` (arrays with a leading epoch axis of length k)."""
+    def write(
+        self,
+        path: Path,
+        start: int,
+        activations: Mapping[str, np.ndarray | Sequence[np.ndarray]],
+        metrics: dict[str, np.ndarray],
+    ) -> None:
+        """Recorded epochs ``start .. start + k - 1``: activations as k per-epoch arrays (or one
+        array with a leading epoch axis of length k), metrics with a leading epoch axis."""
         act_store.write_epochs(path, start, activations, metrics)
 
     def finalize(self, path: Path, status: str, reason: str, epochs_trained: int) -> None:
@@ -840,7 +847,7 @@ def _write_seed(
         while stop < len(items) and items[stop][0] == items[stop - 1][0] + 1:
             stop += 1
         run = items[start:stop]
-        acts = {name: np.stack([it[1][name] for it in run]) for name in run[0][1]}
+        acts = {name: [it[1][name] for it in run] for name in run[0][1]}  # per epoch: not stacked
         vals = np.stack([it[2] for it in run])
         sgd = np.stack([it[3] for it in run])  # (k, 3, n_weight_layers)
         metrics = {v: vals[:, j] for j, v in enumerate(act_store.EPOCH_VARS)}
