@@ -47,7 +47,7 @@ def _run(kernel: str, cache: Path) -> str:
     return proc.stdout.strip()
 
 
-@pytest.mark.parametrize("kernel", ["kde"])
+@pytest.mark.parametrize("kernel", ["kde", "sp"])
 def test_fresh_compile_and_cached_kernels_give_the_same_bits(kernel, tmp_path):
     compiled = _run(kernel, tmp_path)
     assert any(tmp_path.rglob("*.nbc")), "the first run should have written the cache"
