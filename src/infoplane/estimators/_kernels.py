@@ -30,7 +30,11 @@ row blocks on a thread pool (one thread per available core) without numba's own 
   (order-independent plug-in entropy of the counts).
 
 Compiled on first use and cached next to this file (``cache=True``); a fresh install pays a
-few seconds once.
+few seconds once. No kernel lets the compiler reorder a sum (``fastmath`` ``reassoc``): a
+kernel called by another exists in two compiled copies (its own, and the one inlined into the
+caller's cached code), a process runs one or the other depending on what it compiled or loaded
+from the cache before, and the compiler vectorises a reorderable sum differently in each; sums
+that should vectorise use :func:`fixed_order_sum` (tests/test_compiled_history.py).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from numba import njit
 
 __all__ = [
     "bin_digits",
+    "fixed_order_sum",
     "fused_ksg_rows",
     "is_arange",
     "kde_pair_sums",
@@ -676,32 +681,53 @@ def _kde_exp(b: np.ndarray, neg_inv: float, x_min: float, t: np.ndarray, s: np.n
         b[q] = p * s[q] if x > x_min else 0.0
 
 
-@njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
+@njit(nogil=True, cache=True, inline="always")
+def fixed_order_sum(a: np.ndarray) -> float:
+    """The sum of a (m,) float64 in an order of additions fixed by the source: eight partial
+    sums (term q in partial sum ``q % 8``, for the q below ``m - m % 8``) added as ``((s0 + s1)
+    + (s2 + s3)) + ((s4 + s5) + (s6 + s7))``, then the remaining terms in order.
+
+    The compiler may run the eight partial sums as vector lanes, which changes no rounding; a
+    sum left to the compiler to reorder (``fastmath`` ``reassoc``) was vectorised differently in
+    the copy of a function compiled on its own and in the copy inlined into a cached caller, so
+    the bits depended on which copy a process ran.
+    """
+    m = a.shape[0]
+    full = m - m % 8
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for q in range(0, full, 8):
+        s0 += a[q]
+        s1 += a[q + 1]
+        s2 += a[q + 2]
+        s3 += a[q + 3]
+        s4 += a[q + 4]
+        s5 += a[q + 5]
+        s6 += a[q + 6]
+        s7 += a[q + 7]
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for q in range(full, m):
+        s += a[q]
+    return s
+
+
+@njit(nogil=True, cache=True)
 def _kde_row_terms(
     e: np.ndarray, u: np.ndarray, ec: np.ndarray, uc: np.ndarray, cs: np.ndarray, c: int, use_codes: bool
 ) -> tuple[float, float, float, float]:
     """From one row's Bhattacharyya terms e (m,): u = e**4 (the KL terms), the class-masked
-    ``ec``/``uc`` (zero where ``cs != c``), and the four sums (u, e, uc, ec)."""
-    su = 0.0
-    se = 0.0
-    scu = 0.0
-    sce = 0.0
+    ``ec``/``uc`` (zero where ``cs != c``), and the four sums (u, e, uc, ec), each by
+    :func:`fixed_order_sum` (the same bits in every compiled copy)."""
     for q in range(e.shape[0]):
         v = e[q]
         w = v * v
-        w = w * w
-        u[q] = w
-        su += w
-        se += v
-        if use_codes:
-            same = cs[q] == c
-            a = w if same else 0.0
-            g = v if same else 0.0
-            uc[q] = a
-            ec[q] = g
-            scu += a
-            sce += g
-    return su, se, scu, sce
+        u[q] = w * w
+    if not use_codes:
+        return fixed_order_sum(u), fixed_order_sum(e), 0.0, 0.0
+    for q in range(e.shape[0]):
+        same = cs[q] == c
+        uc[q] = u[q] if same else 0.0
+        ec[q] = e[q] if same else 0.0
+    return fixed_order_sum(u), fixed_order_sum(e), fixed_order_sum(uc), fixed_order_sum(ec)
 
 
 @njit(nogil=True, cache=True)

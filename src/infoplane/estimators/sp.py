@@ -65,6 +65,7 @@ from numba import njit
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
+from infoplane.estimators._kernels import fixed_order_sum
 from infoplane.estimators.base import Estimator, EstimatorRefused, is_discrete, register
 from infoplane.estimators.binning import symbols
 from infoplane.estimators.kde import _digest
@@ -85,7 +86,7 @@ _TILE = 512
 _ROWS_PER_THREAD = 256
 
 
-@njit(nogil=True, cache=True, fastmath={"contract", "reassoc", "nsz"})
+@njit(nogil=True, cache=True, fastmath={"contract"})
 def _exp_sum(b: np.ndarray, m: int, scale: float) -> float:
     """``sum_{q < m} exp(-b[q] * scale)`` over the terms whose exponent is at least
     ``_EXP_FLOOR`` (the others count 0), for ``b >= 0``: a branch-free exp that the compiler
@@ -93,10 +94,13 @@ def _exp_sum(b: np.ndarray, m: int, scale: float) -> float:
 
     ``exp(x) = exp(x / 256)^256``: ``exp(x / 256)``, ``x / 256`` in [-1, 0], is the Taylor
     polynomial of degree 14 of ``exp`` about -1/2 (truncation below 3e-17 relative), then squared
-    8 times; relative error below 1e-13 on [-256, 0] (tested against numpy's exp). The terms
-    are summed in any order (``reassoc``) and the polynomial may use fused multiply-adds.
+    8 times; relative error below 1e-13 on [-256, 0] (tested against numpy's exp). The
+    polynomial may use fused multiply-adds; the terms are summed by
+    :func:`~infoplane.estimators._kernels.fixed_order_sum`, in an order fixed by the source (a
+    sum the compiler may reorder is vectorised differently in each compiled copy of the
+    function, so its bits would depend on the process's history).
     """
-    s = 0.0
+    terms = np.empty(m)
     for q in range(m):
         x = -b[q] * scale
         y = x * (1.0 / 256.0) + 0.5
@@ -124,8 +128,8 @@ def _exp_sum(b: np.ndarray, m: int, scale: float) -> float:
         p *= p
         p *= p
         p *= p
-        s += p if x >= _EXP_FLOOR else 0.0
-    return s
+        terms[q] = p if x >= _EXP_FLOOR else 0.0
+    return fixed_order_sum(terms)
 
 
 @njit(nogil=True, cache=True)
