@@ -1,6 +1,11 @@
 """Many seeds of one MLP trained as one batched model: stacked weights, a hand-written forward and
 backward pass, and Adam/SGD on one flat parameter buffer.
 
+The training loop steps noisy MLPs (and any MLP on a GPU) through these torch ops; noiseless MLPs
+on the CPU train through :mod:`infoplane.models.fused` (the same arithmetic as one compiled call
+per epoch, on the same :attr:`BatchedMLP.params` buffer), and this module's forward pass still
+evaluates and records every MLP.
+
 Measured against ``torch.func.vmap`` + ``functional_call`` and against ``torch.baddbmm`` on
 stacked weights with autograd (``benchmarks/training.py``, CPU seconds per training epoch of the
 Tishby net, one thread, a loaded 2-core machine): at S = 1, 10, 25, 50 the hand-written pass took
