@@ -38,7 +38,7 @@ from infoplane.plots.data import (
     numeric,
     one_split,
     rows_of,
-    split_phrase,
+    split_subtitle,
 )
 from infoplane.plots.names import COMPARISON_FIGURES
 from infoplane.plots.network import _layer_label, _mi_data, _MIData, _plane_layer, plane_keys
@@ -145,7 +145,7 @@ def compression_grid_figure(
                     ax.set_xlabel(f"I(X;T) {BITS}")
         plane_keys(body, axes.ravel().tolist(), layers, colours, markers, n_seeds, norm)
         heading = title or "Information plane per condition and estimator"
-        suptitle(body, heading, _subtitle(seeds_phrase(n_seeds, n_excluded), split_phrase(split)))
+        suptitle(body, heading, _subtitle(seeds_phrase(n_seeds, n_excluded), split_subtitle(split)))
     return fig
 
 
@@ -257,7 +257,7 @@ def late_drop_figure(summary: TableLike, title: str | None = None) -> Figure:
                     title="estimator (error bars: ±1 s.d. over seeds)")
         n_lo, n_hi = int(df["n_seeds"].min()), int(df["n_seeds"].max())
         seeds = seeds_phrase(n_hi) if n_lo == n_hi else f"mean of {n_lo}-{n_hi} seeds"
-        suptitle(body, title or "Late drop of I(X;T) per layer", _subtitle(seeds, split_phrase(split)))
+        suptitle(body, title or "Late drop of I(X;T) per layer", _subtitle(seeds, split_subtitle(split)))
     return fig
 
 
@@ -368,7 +368,7 @@ def clustering_figure(mi: TableLike, geometry: TableLike, title: str | None = No
                     title="mean over seeds (bands: ±1 s.d. over seeds)")
         n_seeds = min(d.n_seeds for d in data.values())
         suptitle(body, title or "Compression and clustering of the hidden representations",
-                 _subtitle(seeds_phrase(n_seeds), split_phrase(split)))
+                 _subtitle(seeds_phrase(n_seeds), split_subtitle(split)))
     return fig
 
 

@@ -269,9 +269,10 @@ def not_drawn_note(masked: Mapping[str, Sequence[str]], estimators: Sequence[str
             f"estimator failed there; the values stay in the MI table): " + "; ".join(parts) + ".")
 
 
-#: The split a figure draws when the table has a ``split`` column holding it (every sample).
-def split_phrase(split: str | None) -> str:
-    """``"split: all"`` for a figure's subtitle; '' for a table without splits."""
+def split_subtitle(split: str | None) -> str:
+    """``"split: all"`` (any split) for a comparison figure's subtitle; '' for a table without
+    splits. (The network figures' note, :func:`infoplane.plots.network.split_phrase`, names
+    only a split other than all.)"""
     return f"split: {split}" if split else ""
 
 
