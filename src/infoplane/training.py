@@ -451,9 +451,16 @@ class _BatchedEngine(_Engine):
         optimizer = BatchedAdam if tcfg["optimizer"] == "adam" else BatchedSGD
         self.optimizer = optimizer(m.params, m.grads, lr)
         self.stats: _Welford | None = None
-        self._fused_layout: tuple[np.ndarray, ...] | None = None
         n_seeds = len(setup.seeds)
         self.x_train = self.x_train.reshape(self.x_train.shape[0], -1)
+        if self.fused:  # the kernel's view of the layout and the training rows, fixed for the run
+            self._fused_layout = (
+                np.array([o[0] for o in m._offsets], dtype=np.int64),
+                np.array([o[1] for o in m._offsets], dtype=np.int64),
+                np.array(m._dims, dtype=np.int64),
+                np.ascontiguousarray(self.x_train.numpy(), dtype=np.float32),
+                np.ascontiguousarray(self.y_train.numpy(), dtype=np.int64),
+            )
         x_all = self.x_all.reshape(self.x_all.shape[0], -1)
         # The evaluation inputs of every seed, aligned per seed (see models.batched), when small.
         self.x_eval = x_all
@@ -484,13 +491,6 @@ class _BatchedEngine(_Engine):
     def _fused_epoch(self, perms: torch.Tensor, active: list[bool], track: bool) -> None:
         """The epoch as one compiled call on the parameters' and Adam moments' memory."""
         m, opt = self.model, self.optimizer
-        if self._fused_layout is None:
-            dims = np.array(m._dims, dtype=np.int64)
-            w_off = np.array([o[0] for o in m._offsets], dtype=np.int64)
-            b_off = np.array([o[1] for o in m._offsets], dtype=np.int64)
-            x = np.ascontiguousarray(self.x_train.numpy(), dtype=np.float32)
-            y = np.ascontiguousarray(self.y_train.numpy(), dtype=np.int64)
-            self._fused_layout = (w_off, b_off, dims, x, y)
         w_off, b_off, dims, x, y = self._fused_layout
         adam = opt if isinstance(opt, BatchedAdam) else None
         stats = (np.zeros(m.params.shape), np.zeros(m.params.shape)) if track else None
@@ -506,7 +506,11 @@ class _BatchedEngine(_Engine):
         # (the compiled loop releases the GIL); each seed's bits do not depend on it.
         active_np = np.asarray(active, dtype=bool)
         parts = np.array_split(np.arange(len(active_np)), max(1, min(torch.get_num_threads(), len(active_np))))
-        masks = [np.isin(np.arange(len(active_np)), part) & active_np for part in parts]
+        masks = []
+        for part in parts:  # contiguous runs of seeds, one per thread
+            mask = np.zeros_like(active_np)
+            mask[part] = active_np[part]
+            masks.append(mask)
         if len(masks) == 1:
             finite = run(masks[0])
         else:
