@@ -39,7 +39,7 @@ Both engines compute them.
 Engines. MLPs (every activation, with or without noise) are trained as ONE batched model
 (:class:`infoplane.models.batched.BatchedMLP`: stacked weights, a hand-written forward/backward
 pass and Adam/SGD on one flat buffer). Noiseless MLPs on the CPU run each epoch as one compiled
-call (:mod:`infoplane.models.fused`: the same arithmetic, about 3x faster at 25 seeds; with
+call (:mod:`infoplane.models.fused`: the same arithmetic, 2.8x faster at 25 seeds; with
 ``training.threads`` > 1 the seeds are split over threads); noisy ones step through torch ops.
 Other models (the conv net) fall back to one ``torch.nn.Module`` and optimiser per seed, stepped
 one seed after another inside each epoch.
